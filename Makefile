@@ -1,0 +1,35 @@
+# The two set-up commands a new user types: `make demo` and `make test`. Both build .venv from nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench reliability clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/gridmon demo --size small --report .gridmon/demo-report.json
+
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check streams tests load_tests
+	$(BIN)/ruff format --check streams tests load_tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy streams
+
+bench: $(STAMP)
+	$(BIN)/gridmon bench
+
+reliability: $(STAMP)
+	$(BIN)/python -m load_tests.reliability
+
+clean:
+	rm -rf $(VENV) .gridmon .pytest_cache .mypy_cache .ruff_cache

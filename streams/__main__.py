@@ -1,0 +1,5 @@
+"""`python -m gridmon` runs the same CLI as the `gridmon` console script."""
+
+from gridmon.cli import main
+
+main()

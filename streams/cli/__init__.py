@@ -1,0 +1,46 @@
+"""The `gridmon` command line: one typer sub-application per command group, each in its own module."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from gridmon.errors import GridmonError
+
+app = typer.Typer(
+    name="gridmon",
+    help="Streaming monitor for electricity distribution grids.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+
+# (module, attribute, name): a group module exposes a typer app; a command module exposes a function.
+# Registration is lazy per module so that `gridmon config` does not import Faust or River.
+GROUPS: list[tuple[str, str]] = [
+    ("gridmon.cli.config_cmd", "register"),
+]
+
+
+def _register_all() -> None:
+    for module_name, attribute in GROUPS:
+        module = importlib.import_module(module_name)
+        getattr(module, attribute)(app)
+
+
+@app.callback()
+def _root() -> None:
+    """Streaming monitor for electricity distribution grids."""
+
+
+def main() -> None:
+    """Entry point: run the CLI and turn GridmonError into one clear line and exit code 2."""
+    _register_all()
+    try:
+        app()
+    except GridmonError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
