@@ -182,3 +182,14 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     device: str | None = None
     original: bytes
     schema: str = "gridmon.dead_letter/1"
+
+
+class OutageEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A validated meter or SCADA event that matters for outages, routed by feeder to the correlator."""
+
+    feeder: str
+    device: str
+    ts: int
+    source: Literal["ami", "scada", "pmu", "sensor"]
+    event: str
+    value: float | None = None

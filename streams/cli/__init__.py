@@ -22,6 +22,8 @@ err_console = Console(stderr=True)
 # Registration is lazy per module so that `gridmon config` does not import Faust or River.
 GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.config_cmd", "register"),
+    ("gridmon.cli.broker_cmd", "register"),
+    ("gridmon.cli.topics_cmd", "register"),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Kafka access: the embedded broker, client configuration from settings, and the topic catalog."""
