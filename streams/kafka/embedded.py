@@ -112,13 +112,11 @@ class EmbeddedBroker:
         command += ["--storage-engine", "memory://tansu/"]
         if self.sasl:
             command.append("--authentication")
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self.process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
-        )
-        if log is not subprocess.DEVNULL:
-            log.close()
+        with open(self.log_path or os.devnull, "ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent
+            )
 
     def stop(self) -> None:
         process, self.process = self.process, None
