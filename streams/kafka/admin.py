@@ -23,7 +23,7 @@ def topic_config(spec: TopicSpec) -> dict[str, str]:
 
 def apply_topics(admin: Any, settings: Settings, specs: list[TopicSpec]) -> list[TopicChange]:
     """Create missing topics, grow partitions where the catalog asks for more; never shrink or delete."""
-    from confluent_kafka import NewPartitions, NewTopic
+    from confluent_kafka.admin import NewPartitions, NewTopic  # type: ignore[attr-defined]
 
     existing = admin.list_topics(timeout=10).topics
     changes: list[TopicChange] = []
