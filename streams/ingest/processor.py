@@ -1,0 +1,153 @@
+"""The ingest step for one kind: messages in, accepted columns and dead letters out, every reading accounted for."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gridmon.ingest.columns import to_columns
+from gridmon.ingest.deadletters import dead_letter
+from gridmon.ingest.decode import EnvelopeDecoder
+from gridmon.ingest.dedup import DuplicateFilter, reading_keys
+from gridmon.ingest.messages import RawMessage
+from gridmon.ingest.validate import (
+    DeviceRegistry,
+    Rejection,
+    range_rejections,
+    time_rejections,
+    unknown_device_rejections,
+)
+from gridmon.records import READING_TYPES, DeadLetter
+from gridmon.settings import Settings
+
+EVENT_COLUMN = {"meter": "event", "scada": "event"}
+
+
+@dataclass
+class IngestBatch:
+    """What one batch of messages became. `columns` hold accepted rows only, plus where each row came from."""
+
+    kind: str
+    messages: int
+    columns: dict[str, Any]
+    device_idx: np.ndarray
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return len(self.device_idx)
+
+    def dead_letter_counts(self) -> Counter[str]:
+        return Counter(letter.reason for letter in self.dead_letters)
+
+
+class IngestProcessor:
+    """Decode, normalise and validate batches of one reading kind. Build once per worker and kind."""
+
+    def __init__(self, kind: str, settings: Settings, registry: DeviceRegistry) -> None:
+        self.kind = kind
+        self.settings = settings
+        self.registry = registry
+        self.decoder = EnvelopeDecoder(kind, settings.max_message_bytes)
+        self.reading_type = READING_TYPES[kind]
+        self.duplicates = DuplicateFilter()
+        self._event_codes: dict[str, int] = {}
+
+    def process(self, messages: Sequence[RawMessage], now_ns: int | None = None) -> IngestBatch:
+        decoded = self.decoder.decode(messages)
+        columns = to_columns(self.reading_type, decoded.readings)
+        origin = np.asarray(decoded.message_index, dtype=np.int64)
+        _normalise(self.kind, columns)
+        device_idx = self.registry.index_of(columns["device"])
+        rejections = self._rejections(columns, device_idx, origin, now_ns or time.time_ns(), messages)
+        dead = list(decoded.dead_letters)
+        keep = np.ones(len(device_idx), dtype=bool)
+        for rejection in rejections:
+            fresh = rejection.rows[keep[rejection.rows]]  # a row is dead-lettered once, for its first reason
+            details = dict(zip(rejection.rows.tolist(), rejection.details, strict=True))
+            for row in fresh.tolist():
+                message = messages[int(origin[row])]
+                dead.append(
+                    dead_letter(message, rejection.reason, details[row], device=columns["device"][row])
+                )
+            keep[fresh] = False
+        accepted = _select(columns, keep)
+        _add_provenance(accepted, messages, origin[keep], decoded.sent_ns)
+        return IngestBatch(self.kind, len(messages), accepted, device_idx[keep], dead)
+
+    def _rejections(
+        self,
+        columns: dict[str, Any],
+        device_idx: np.ndarray,
+        origin: np.ndarray,
+        now_ns: int,
+        messages: Sequence[RawMessage],
+    ) -> list[Rejection]:
+        rejections = range_rejections(self.kind, columns)
+        rejections += time_rejections(
+            columns["ts"], now_ns, self.settings.max_future_skew_s, self.settings.max_event_age_s
+        )
+        rejections += unknown_device_rejections(device_idx, columns["device"])
+        rejections += self._duplicate_rejections(columns, device_idx, origin, messages)
+        return rejections
+
+    def _duplicate_rejections(
+        self,
+        columns: dict[str, Any],
+        device_idx: np.ndarray,
+        origin: np.ndarray,
+        messages: Sequence[RawMessage],
+    ) -> list[Rejection]:
+        if not len(device_idx):
+            return []
+        codes = None
+        event_column = EVENT_COLUMN.get(self.kind)
+        if event_column:
+            setdefault = self._event_codes.setdefault
+            codes = np.array([setdefault(e, len(self._event_codes)) for e in columns[event_column]])
+        keys = reading_keys(device_idx, columns["ts"], codes)
+        message_positions = np.array([(m.partition << 44) | m.offset for m in messages], dtype=np.int64)
+        mask = self.duplicates.duplicates(keys, message_positions[origin])
+        rows = np.flatnonzero(mask)
+        if not rows.size:
+            return []
+        details = [f"same device, event time and event already received ({columns['ts'][r]})" for r in rows]
+        return [Rejection(rows, "duplicate", details)]
+
+
+def _normalise(kind: str, columns: dict[str, Any]) -> None:
+    """Angles to (-180, 180] degrees; times are already int64 UTC ns."""
+    if kind != "pmu":
+        return
+    for phase in ("va", "vb", "vc", "ia", "ib", "ic"):
+        name = f"{phase}_angle"
+        angles = columns[name]
+        columns[name] = 180.0 - np.mod(180.0 - angles, 360.0)
+
+
+def _select(columns: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:
+    if keep.all():
+        return dict(columns)
+    positions = np.flatnonzero(keep).tolist()
+    selected: dict[str, Any] = {}
+    for name, values in columns.items():
+        selected[name] = values[keep] if isinstance(values, np.ndarray) else [values[i] for i in positions]
+    return selected
+
+
+def _add_provenance(
+    columns: dict[str, Any], messages: Sequence[RawMessage], origin: np.ndarray, sent_ns: list[int]
+) -> None:
+    partitions = np.array([m.partition for m in messages], dtype=np.int32)
+    offsets = np.array([m.offset for m in messages], dtype=np.int64)
+    sent = np.asarray(sent_ns, dtype=np.int64)
+    columns["sent_ns"] = sent[origin] if len(origin) else np.empty(0, dtype=np.int64)
+    columns["_partition"] = partitions[origin] if len(origin) else np.empty(0, dtype=np.int32)
+    columns["_offset"] = offsets[origin] if len(origin) else np.empty(0, dtype=np.int64)
+    topic = messages[0].topic if messages else ""
+    columns["_topic"] = [topic] * len(origin)
