@@ -1,0 +1,69 @@
+"""How far each stage got per (topic, partition): lets the demo, tests and benchmarks wait for 'caught up'."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gridmon.ingest.messages import RawMessage
+
+
+@dataclass
+class Progress:
+    """Next offset to process per (topic, partition), and message/reading counters."""
+
+    next_offset: dict[tuple[str, int], int] = field(default_factory=dict)
+    messages: int = 0
+    readings: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def record(self, messages: Sequence[RawMessage], readings: int, dead_letters: int) -> None:
+        for message in messages:
+            key = (message.topic, message.partition)
+            if message.offset + 1 > self.next_offset.get(key, 0):
+                self.next_offset[key] = message.offset + 1
+        self.messages += len(messages)
+        self.readings += readings
+        self.dead_letters += dead_letters
+        self.batches += 1
+        self._changed.set()
+
+    def caught_up(self, end_offsets: dict[tuple[str, int], int]) -> bool:
+        return all(self.next_offset.get(tp, 0) >= end for tp, end in end_offsets.items() if end > 0)
+
+    async def wait_caught_up(self, end_offsets: dict[tuple[str, int], int], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.caught_up(end_offsets):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                behind = {
+                    f"{t}[{p}]": end - self.next_offset.get((t, p), 0)
+                    for (t, p), end in end_offsets.items()
+                    if self.next_offset.get((t, p), 0) < end
+                }
+                raise TimeoutError(
+                    f"pipeline did not catch up in {timeout_s:.0f}s; messages behind: {behind}"
+                )
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
+
+
+def end_offsets(consumer: object, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    """High watermarks of every partition of `topics` (a confluent-kafka Consumer or AdminClient-like)."""
+    from confluent_kafka import TopicPartition
+
+    metadata = consumer.list_topics(timeout=10)  # type: ignore[attr-defined]
+    ends: dict[tuple[str, int], int] = {}
+    for topic in topics:
+        for partition in metadata.topics[topic].partitions:
+            _low, high = consumer.get_watermark_offsets(  # type: ignore[attr-defined]
+                TopicPartition(topic, partition), timeout=10
+            )
+            ends[(topic, partition)] = high
+    return ends
