@@ -1,0 +1,237 @@
+"""`DetectorBank`: every detector of a worker, fed one columnar batch per kind, with state that survives
+restarts through `snapshot()`/`restore()` and operator feedback through `label()`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import msgspec
+import numpy as np
+
+from gridmon.detect.baseline import BaselineDetector
+from gridmon.detect.columns import Batch, batch_from, group_last, sort_batch
+from gridmon.detect.config import BankConfig
+from gridmon.detect.context import DeviceContext, DeviceParams
+from gridmon.detect.lifecycle import (
+    AnomalyLifecycle,
+    ChannelSpec,
+    DeviceLabels,
+    OpenAnomaly,
+    OutageLookup,
+    Signal,
+)
+from gridmon.detect.limits import LimitDetector
+from gridmon.detect.pmu import PmuDetector
+from gridmon.detect.quality import QualityDetector
+from gridmon.errors import ConfigError
+from gridmon.records import Anomaly
+
+Label = Literal["false_alarm", "confirmed"]
+SNAPSHOT_VERSION = 1
+MAX_THRESHOLD_SCALE = 4.0
+MAX_MIN_ON_SCALE = 16.0
+
+
+class _Array(msgspec.Struct, array_like=True):
+    dtype: str
+    shape: tuple[int, ...]
+    data: bytes
+
+
+class _ChannelState(msgspec.Struct):
+    detector: str
+    metric: str
+    category: str
+    min_on_s: float
+    min_off_s: float
+    arrays: dict[str, _Array]
+    open: dict[int, OpenAnomaly]
+
+
+class _Snapshot(msgspec.Struct):
+    version: int
+    devices: int
+    detectors: dict[str, dict[str, _Array]]
+    channels: list[_ChannelState]
+    zone_groups: dict[str, tuple[str, int]]
+    recent: list[tuple[str, str, str, int]]
+
+
+class DetectorBank:
+    """All detectors for one worker. `process(kind, batch)` → anomaly records (new versions only)."""
+
+    def __init__(
+        self, config: BankConfig, device_context: DeviceContext, outage_of: OutageLookup | None = None
+    ) -> None:
+        self.config = config
+        self.context = device_context
+        self.params = DeviceParams(device_context, config)
+        self.lifecycle = AnomalyLifecycle(
+            DeviceLabels(
+                list(device_context.devices), list(device_context.zone), list(device_context.feeder)
+            ),
+            outage_of,
+            config.group_window_s,
+        )
+        self.limits = LimitDetector(self.params)
+        self.baseline = BaselineDetector(self.params, self._threshold_scale)
+        self.pmu = PmuDetector(self.params, self._threshold_scale)
+        self.quality = QualityDetector(self.params)
+        self.cost_s: dict[str, float] = {}
+        self.ignored_rows = 0  # device index outside the context (the ingest dead-letters unknown devices)
+
+    @property
+    def outage_of(self) -> OutageLookup | None:
+        return self.lifecycle.outage_of
+
+    @outage_of.setter
+    def outage_of(self, lookup: OutageLookup | None) -> None:
+        self.lifecycle.outage_of = lookup
+
+    def process(self, kind: str, batch: Any) -> list[Anomaly]:
+        """Run every detector on one batch of `kind` (an `IngestBatch` or a mapping of columns)."""
+        device_idx, columns = batch_from(batch)
+        known = (device_idx >= 0) & (device_idx < len(self.context))
+        self.ignored_rows += int((~known).sum())
+        if not known.any():
+            return []
+        names = [name for name in columns if name != "device_idx" and not name.startswith("_")]
+        rows = np.flatnonzero(known)
+        picked = {name: _rows(columns[name], rows) for name in names}
+        stale, disordered = self.quality.late_rows(kind, device_idx[rows], picked["ts"])
+        picked |= {"_stale": stale, "_disordered": disordered}
+        ordered = sort_batch(device_idx[rows], picked["ts"], picked)
+        out = self._apply("quality", self.quality.out_of_order(kind, ordered, ordered.columns["_disordered"]))
+        fresh = ordered.select(~ordered.columns["_stale"])  # older than state already moved past
+        for name, detector in self._detectors():
+            out += self._apply(name, detector.signals(kind, fresh))
+        out += self._apply("quality", self._gap_signals(kind, _watermark(ordered)))
+        return out
+
+    def _detectors(self) -> list[tuple[str, Any]]:
+        return [
+            ("limits", self.limits),
+            ("baseline", self.baseline),
+            ("pmu", self.pmu),
+            ("quality", self.quality),
+        ]
+
+    def _gap_signals(self, kind: str, now_ns: int) -> Iterator[tuple[ChannelSpec, Signal]]:
+        yield self.quality.spec("gap", 0.0), self.quality.gaps(kind, now_ns)
+
+    def _apply(self, name: str, signals: Iterator[tuple[ChannelSpec, Signal]]) -> list[Anomaly]:
+        started = time.perf_counter()
+        out: list[Anomaly] = []
+        for spec, signal in signals:
+            out += self.lifecycle.apply(spec, signal)
+        self.cost_s[name] = self.cost_s.get(name, 0.0) + time.perf_counter() - started
+        return out
+
+    def _threshold_scale(self, spec: ChannelSpec) -> np.ndarray:
+        return self.lifecycle.channel(spec).threshold_scale
+
+    def open_anomalies(self) -> list[tuple[str, str, str, OpenAnomaly]]:
+        """(device, detector, metric, state) of every open anomaly."""
+        devices = self.lifecycle.labels.devices
+        return [
+            (devices[dev], spec_key[0], spec_key[1], state)
+            for spec_key, channel in self.lifecycle.channels.items()
+            for dev, state in channel.open.items()
+        ]
+
+    def label(self, anomaly_id: str, label: Label) -> bool:
+        """Operator feedback: a false alarm makes this device/metric/detector less sensitive, a confirmation
+        restores sensitivity. False when the id is unknown to this worker (too old, or another worker's)."""
+        entry = self.lifecycle.recent.get(anomaly_id)
+        if entry is None:
+            return False
+        detector, metric, dev = entry
+        channel = self.lifecycle.channels[(detector, metric)]
+        if label == "false_alarm":
+            channel.threshold_scale[dev] = min(channel.threshold_scale[dev] * 1.25, MAX_THRESHOLD_SCALE)
+            channel.min_on_scale[dev] = min(channel.min_on_scale[dev] * 2.0, MAX_MIN_ON_SCALE)
+        elif label == "confirmed":
+            channel.threshold_scale[dev] = max(channel.threshold_scale[dev] / 1.25, 1.0)
+            channel.min_on_scale[dev] = max(channel.min_on_scale[dev] / 2.0, 1.0)
+        else:
+            raise ConfigError(f"unknown label {label!r}: use 'false_alarm' or 'confirmed'")
+        return True
+
+    def snapshot(self) -> bytes:
+        """Baselines, windows, debounce state and open anomalies, as bytes for a changelog or checkpoint."""
+        detectors = {
+            "baseline": {
+                f"{metric}.{key}": _pack(array)
+                for metric, state in self.baseline.states.items()
+                for key, array in state.arrays().items()
+            },  # fmt: skip
+            "pmu": {key: _pack(array) for key, array in self.pmu.state_dict().items()},
+            "quality": {key: _pack(array) for key, array in self.quality.state_dict().items()},
+        }
+        channels = [
+            _ChannelState(
+                c.spec.detector,
+                c.spec.metric,
+                c.spec.category,
+                c.spec.min_on_s,
+                c.spec.min_off_s,
+                {key: _pack(array) for key, array in c.arrays().items()},
+                c.open,
+            )  # fmt: skip
+            for c in self.lifecycle.channels.values()
+        ]
+        recent = [(ident, d, m, dev) for ident, (d, m, dev) in self.lifecycle.recent.items()]
+        snapshot = _Snapshot(SNAPSHOT_VERSION, len(self.context), detectors, channels,
+                             dict(self.lifecycle.zone_groups), recent)  # fmt: skip
+        return msgspec.msgpack.encode(snapshot)
+
+    def restore(self, data: bytes) -> None:
+        """Load a `snapshot()`; it must come from a bank with the same devices (same grid model)."""
+        try:
+            snapshot = msgspec.msgpack.decode(data, type=_Snapshot)
+        except msgspec.DecodeError as exc:
+            raise ConfigError(f"detector snapshot is not readable ({exc}); delete it to start cold") from None
+        if snapshot.version != SNAPSHOT_VERSION or snapshot.devices != len(self.context):
+            raise ConfigError(
+                f"detector snapshot is for {snapshot.devices} devices (format {snapshot.version}), this worker "
+                f"has {len(self.context)}: the grid model changed; delete the snapshot or replay history"
+            )
+        for key, packed in snapshot.detectors["baseline"].items():
+            metric, field = key.rsplit(".", 1)
+            getattr(self.baseline.state(metric), field)[...] = _unpack(packed)
+        self.pmu.load_state_dict({k: _unpack(v) for k, v in snapshot.detectors["pmu"].items()})
+        self.quality.load_state_dict({k: _unpack(v) for k, v in snapshot.detectors["quality"].items()})
+        for saved in snapshot.channels:
+            category = "data_quality" if saved.category == "data_quality" else "grid"
+            spec = ChannelSpec(saved.detector, saved.metric, category, saved.min_on_s, saved.min_off_s)
+            channel = self.lifecycle.channel(spec)
+            for key, array in channel.arrays().items():
+                array[...] = _unpack(saved.arrays[key])
+            channel.open = dict(saved.open)
+        self.lifecycle.zone_groups = dict(snapshot.zone_groups)
+        self.lifecycle.recent.clear()
+        for ident, detector, metric, dev in snapshot.recent:
+            self.lifecycle.recent[ident] = (detector, metric, dev)
+
+
+def _watermark(batch: Batch) -> int:
+    """Event time "now" for gap checks: the median of each device's newest reading, so one device with a
+    clock running ahead does not make every other device look silent."""
+    return int(np.median(batch.ts[group_last(batch.group_start)]))
+
+
+def _rows(values: Any, rows: np.ndarray) -> Any:
+    if isinstance(values, np.ndarray):
+        return values[rows]
+    return np.asarray(values, dtype=object)[rows]
+
+
+def _pack(array: np.ndarray) -> _Array:
+    contiguous = np.ascontiguousarray(array)
+    return _Array(contiguous.dtype.str, tuple(contiguous.shape), contiguous.tobytes())
+
+
+def _unpack(packed: _Array) -> np.ndarray:
+    return np.frombuffer(packed.data, dtype=np.dtype(packed.dtype)).reshape(packed.shape).copy()

@@ -1,0 +1,165 @@
+"""Per-device adaptive baselines: exponentially weighted mean and variance, scored as a z-score.
+
+Vectorised over a batch: rows are scored against the baseline as it stood at the start of the batch, then
+the batch is folded in exactly as River's `stats.EWMean`/`EWVar` would one by one (`clip_z=inf`). The sd has
+a floor so a constant signal does not make every small change infinite, and updates are winsorised so that
+a fault does not become the new normal within seconds. Scores are unbounded, so they keep their ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from gridmon.detect.columns import Batch, group_last, group_starts, rank_in_group
+from gridmon.detect.context import DeviceParams
+from gridmon.detect.lifecycle import MAJOR, ChannelSpec, Signal, graded
+
+BASELINE_COLUMNS = {
+    "pmu": ("freq_hz", "va"),
+    "sensor": ("voltage_v", "current_a", "temperature_c", "thd_pct"),
+    "meter": ("voltage_v", "kwh"),
+    "scada": ("value",),
+}
+
+
+class EwmaState:
+    """One metric's baseline for every device: sample count, centring shift, EW mean and EW second moment."""
+
+    def __init__(self, devices: int) -> None:
+        self.count = np.zeros(devices, dtype=np.int64)
+        self.shift = np.zeros(devices)  # first value seen: centring keeps x² small (no cancellation)
+        self.mean = np.zeros(devices)
+        self.square = np.zeros(devices)
+        self.interval_s = np.full(devices, np.nan)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"count": self.count, "shift": self.shift, "mean": self.mean, "square": self.square,
+                "interval_s": self.interval_s}  # fmt: skip
+
+    def std(self, dev: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.maximum(self.square[dev] - self.mean[dev] ** 2, 0.0))
+
+    def fold(self, dev: np.ndarray, centred: np.ndarray, alpha: np.ndarray) -> None:
+        """Apply EW updates of `centred` (rows sorted by device then time) per device, in closed form."""
+        starts = group_starts(dev)
+        rank = rank_in_group(starts)
+        counts = np.bincount(dev, minlength=len(self.count))
+        n = counts[dev]
+        a = alpha[dev]
+        keep = 1.0 - a
+        fresh = self.count[dev] == 0
+        weights = np.where(fresh & (rank == 0), keep ** (n - 1), a * keep ** (n - 1 - rank))
+        devices = np.flatnonzero(counts)
+        carried = np.where(self.count[devices] == 0, 0.0, (1.0 - alpha[devices]) ** counts[devices])
+        total = len(self.count)
+        self.mean[devices] = (
+            carried * self.mean[devices] + np.bincount(dev, weights * centred, total)[devices]
+        )
+        self.square[devices] = (
+            carried * self.square[devices] + np.bincount(dev, weights * centred**2, total)[devices]
+        )
+        self.count[devices] += counts[devices]
+
+
+class BaselineDetector:
+    """Flags readings far from the device's own recent behaviour (sags, swells, spikes, drift, overheating)."""
+
+    name = "baseline"
+
+    def __init__(
+        self, params: DeviceParams, scale_of: Callable[[ChannelSpec], np.ndarray] | None = None
+    ) -> None:
+        config = params.config.default.baseline
+        self.scale_of = scale_of  # feedback: per-device threshold multipliers, owned by the lifecycle
+        self.params = params
+        self.devices = len(params.class_idx)
+        self.half_life_s = params.array(lambda c: c.baseline.half_life_s)
+        self.warmup = params.array(lambda c: c.baseline.warmup_samples)
+        self.z_levels = params.array(lambda c: c.baseline.z_levels)
+        self.z_clear = params.array(lambda c: c.baseline.z_clear)
+        self.clip_z = params.array(lambda c: c.baseline.clip_z)
+        self.relative_floor = params.array(lambda c: c.baseline.relative_floor)
+        self.absolute_floor = dict(config.absolute_floor)
+        self.min_on_s, self.min_off_s = config.min_on_s, config.min_off_s
+        self.states: dict[str, EwmaState] = {}
+
+    def state(self, metric: str) -> EwmaState:
+        if metric not in self.states:
+            self.states[metric] = EwmaState(self.devices)
+        return self.states[metric]
+
+    def spec(self, metric: str) -> ChannelSpec:
+        return ChannelSpec(self.name, metric, "grid", self.min_on_s, self.min_off_s)
+
+    def signals(self, kind: str, batch: Batch) -> Iterator[tuple[ChannelSpec, Signal]]:
+        for column in BASELINE_COLUMNS.get(kind, ()):
+            if column not in batch.columns:
+                continue
+            values = batch.column(column)
+            if kind == "scada":  # only analog points carry a measured value
+                values = np.where(np.asarray(batch.columns["event"]) == "analog", values, np.nan)
+            if np.isfinite(values).any():
+                yield self.spec(column), self.score(column, batch, values)
+
+    def score(self, metric: str, batch: Batch, values: np.ndarray, scale: np.ndarray | None = None) -> Signal:
+        """Score rows against the baseline at batch start, then fold the valid rows into it."""
+        state = self.state(metric)
+        dev = batch.device_idx
+        valid = np.isfinite(values)
+        z = self._z(metric, state, dev, values)
+        if scale is None:
+            scale = self.scale_of(self.spec(metric)) if self.scale_of else np.ones(self.devices)
+        scale_rows = scale[dev]
+        warm = valid & (state.count[dev] >= self.warmup[dev])
+        reached = (z[:, None] >= self.z_levels[dev] * scale_rows[:, None]).sum(axis=1)
+        # statistics alone never say "critical": that needs a physical limit (see lifecycle severities)
+        level = np.minimum(graded(np.where(warm, reached, 0)), MAJOR)
+        clear = ~warm | (z < self.z_clear[dev] * scale_rows)
+        clear &= valid
+        self._update(state, batch, values, valid)
+        score = np.where(warm, z, 0.0)
+        return Signal(dev, batch.ts, batch.group_start, level, clear, score, values)
+
+    def _sd(self, metric: str, state: EwmaState, dev: np.ndarray) -> np.ndarray:
+        level = np.abs(state.mean[dev] + state.shift[dev])
+        floor = np.maximum(self.absolute_floor.get(metric, 1e-6), self.relative_floor[dev] * level)
+        return np.maximum(state.std(dev), floor)
+
+    def _z(self, metric: str, state: EwmaState, dev: np.ndarray, values: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            z = np.abs(values - state.shift[dev] - state.mean[dev]) / self._sd(metric, state, dev)
+        return np.where(np.isfinite(z), z, 0.0)
+
+    def _update(self, state: EwmaState, batch: Batch, values: np.ndarray, valid: np.ndarray) -> None:
+        dev, ts, x = batch.device_idx[valid], batch.ts[valid], values[valid]
+        if not len(dev):
+            return
+        fresh_first = (state.count[dev] == 0) & (group_starts(dev) == np.arange(len(dev)))
+        state.shift[dev[fresh_first]] = x[fresh_first]
+        centred = x - state.shift[dev]
+        sd = state.std(dev)
+        clip = self.clip_z[dev] * np.maximum(sd, 1e-12)
+        warm = state.count[dev] >= self.warmup[dev]
+        centred = np.where(warm, np.clip(centred, state.mean[dev] - clip, state.mean[dev] + clip), centred)
+        self._learn_interval(state, dev, ts)
+        state.fold(dev, centred, self._alpha(state))
+
+    def _learn_interval(self, state: EwmaState, dev: np.ndarray, ts: np.ndarray) -> None:
+        starts = group_starts(dev)
+        last = np.flatnonzero(group_last(starts))
+        first = starts[last]
+        many = last > first
+        last, first = last[many], first[many]
+        interval = (ts[last] - ts[first]) / 1e9 / (last - first)
+        devices = dev[last]
+        known = state.interval_s[devices]
+        state.interval_s[devices] = np.where(np.isnan(known), interval, 0.9 * known + 0.1 * interval)
+
+    def _alpha(self, state: EwmaState) -> np.ndarray:
+        # half-life is in event time: a 30 frame/s PMU and a 15-minute sensor forget over the same horizon;
+        # while young, a plain running mean (1/count), else the first value would dominate for a long time
+        interval = np.where(np.isnan(state.interval_s), 1.0, np.maximum(state.interval_s, 1e-3))
+        alpha = 1.0 - 0.5 ** np.minimum(interval / self.half_life_s, 1.0)
+        return np.maximum(alpha, 1.0 / (state.count + 2.0))

@@ -1,0 +1,123 @@
+"""Typed detector settings per device class: limits, baselines, PMU checks and data quality.
+
+`BankConfig.classes` maps a device class (e.g. `pmu`, `transformer`, `meter`) to its `ClassConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Levels = tuple[float, float, float]  # thresholds for warning, major, critical
+
+
+@dataclass(frozen=True)
+class LimitConfig:
+    """Physical and regulatory limits (ANSI C84.1 service voltage ranges, frequency bands, thermal)."""
+
+    range_a_pu: tuple[float, float] = (0.95, 1.05)
+    range_b_pu: tuple[float, float] = (0.917, 1.058)
+    critical_pu: tuple[float, float] = (0.80, 1.10)
+    voltage_clear_margin_pu: float = 0.005
+    nominal_hz: float = 60.0
+    freq_deviation_hz: Levels = (0.1, 0.2, 0.5)
+    freq_clear_hz: float = 0.05
+    temperature_c: Levels = (90.0, 105.0, 120.0)
+    temperature_clear_margin_c: float = 3.0
+    thd_pct: Levels = (5.0, 8.0, 12.0)
+    thd_clear_margin_pct: float = 0.5
+    loading_fraction: Levels = (0.9, 1.0, 1.2)  # of the device's rated current
+    loading_clear_margin: float = 0.03
+    min_on_s: float = 0.5
+    min_off_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """Per-device EWMA mean/variance z-score with a variance floor and winsorised updates."""
+
+    half_life_s: float = 600.0
+    warmup_samples: int = 60
+    z_levels: Levels = (6.0, 10.0, 20.0)
+    z_clear: float = 3.0
+    clip_z: float = 4.0  # an outlier moves the baseline as if it were at most 4 sd away
+    relative_floor: float = 1e-4  # sd never below 0.01 % of the mean level
+    absolute_floor: dict[str, float] = field(
+        default_factory=lambda: {
+            "freq_hz": 0.002,
+            "voltage_v": 0.05,
+            "va": 0.05,
+            "current_a": 0.1,
+            "temperature_c": 0.2,
+            "thd_pct": 0.05,
+            "kwh": 0.001,
+            "value": 1e-3,
+        }
+    )
+    min_on_s: float = 0.0
+    min_off_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class PmuConfig:
+    """Synchrophasor checks: ROCOF, angle jumps against the fleet reference, unbalance, oscillations."""
+
+    rocof_hz_s: Levels = (0.5, 1.0, 2.0)
+    rocof_clear_hz_s: float = 0.2
+    angle_jump_deg: Levels = (10.0, 20.0, 40.0)
+    angle_clear_deg: float = 5.0
+    angle_half_life_samples: float = 1800.0
+    unbalance_pct: Levels = (2.0, 3.0, 5.0)
+    unbalance_clear_pct: float = 1.5
+    oscillation_window_s: float = 12.0
+    oscillation_every_s: float = 1.0
+    oscillation_bin_hz: float = 10.0
+    oscillation_band_hz: tuple[float, float] = (0.1, 2.0)
+    oscillation_freq_mhz: Levels = (10.0, 30.0, 100.0)  # mode amplitude in mHz
+    oscillation_voltage_pct: Levels = (0.5, 1.0, 3.0)  # mode amplitude in % of nominal
+    oscillation_snr: float = 6.0  # the mode must stand this far above the median of the band
+    min_on_s: float = 0.2
+    min_off_s: float = 4.0
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Data-quality checks: flatline, gaps, out-of-order bursts, impossible jumps, clock skew."""
+
+    stuck_samples: int = 30
+    stuck_min_s: float = 10.0
+    gap_intervals: float = 5.0  # silence longer than this many usual intervals is a gap
+    gap_min_s: float = 2.0
+    late_fraction: float = 0.2
+    late_min_rows: int = 3
+    max_step: dict[str, float] = field(
+        default_factory=lambda: {"freq_hz": 1.0, "temperature_c": 15.0}
+    )  # larger changes between consecutive readings are physically impossible
+    clock_ahead_s: float = 2.0
+    clock_lag_s: float = 30.0
+    min_off_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class ClassConfig:
+    limits: LimitConfig = field(default_factory=LimitConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    pmu: PmuConfig = field(default_factory=PmuConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    baseline_metrics: tuple[str, ...] = (
+        "freq_hz",
+        "va",
+        "voltage_v",
+        "current_a",
+        "temperature_c",
+        "thd_pct",
+    )
+
+
+@dataclass(frozen=True)
+class BankConfig:
+    classes: dict[str, ClassConfig] = field(default_factory=dict)
+    default: ClassConfig = field(default_factory=ClassConfig)
+    group_window_s: float = 60.0
+
+    def for_class(self, name: str) -> ClassConfig:
+        return self.classes.get(name, self.default)

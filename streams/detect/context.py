@@ -1,0 +1,60 @@
+"""What the detectors know about devices, by device index: ids, zone, feeder, class, nominal and ratings.
+
+`DeviceParams` turns per-class settings into per-device arrays once, so thresholds are looked up in numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gridmon.detect.config import BankConfig, ClassConfig
+from gridmon.errors import ConfigError
+
+
+@dataclass
+class DeviceContext:
+    """Per device index: `nominal_v` is the phase-to-neutral RMS nominal (V) its voltages are compared with
+    (NaN: unknown, voltage limits skipped); `rated_current_a` NaN when unknown."""
+
+    devices: Sequence[str]
+    zone: Sequence[str]
+    feeder: Sequence[str]
+    nominal_v: np.ndarray
+    device_class: Sequence[str] | None = None
+    rated_current_a: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.devices)
+        sizes = {"zone": len(self.zone), "feeder": len(self.feeder), "nominal_v": len(self.nominal_v)}
+        if self.device_class is not None:
+            sizes["device_class"] = len(self.device_class)
+        if self.rated_current_a is not None:
+            sizes["rated_current_a"] = len(self.rated_current_a)
+        wrong = {name: size for name, size in sizes.items() if size != n}
+        if wrong:
+            raise ConfigError(f"device context: {wrong} do not match {n} devices; give one entry per device")
+
+    def __len__(self) -> int:
+        return len(self.devices)
+
+
+class DeviceParams:
+    """Per-device arrays of class settings: `levels(lambda c: c.limits.thd_pct)` → shape (devices, 3)."""
+
+    def __init__(self, context: DeviceContext, config: BankConfig) -> None:
+        self.context = context
+        self.config = config
+        classes = context.device_class or ["default"] * len(context)
+        self.names = sorted(set(classes))
+        self.class_idx = np.array([self.names.index(c) for c in classes], dtype=np.int64)
+        self.nominal_v = np.asarray(context.nominal_v, dtype=np.float64)
+        rated = context.rated_current_a
+        self.rated_current_a = np.full(len(context), np.nan) if rated is None else np.asarray(rated, float)
+
+    def array(self, getter: Callable[[ClassConfig], Any]) -> np.ndarray:
+        table = np.array([getter(self.config.for_class(name)) for name in self.names], dtype=np.float64)
+        return table[self.class_idx] if len(self.class_idx) else table[:0]

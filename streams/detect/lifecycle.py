@@ -1,0 +1,313 @@
+"""Anomaly lifecycle: per-reading conditions become anomalies that open, escalate and close with hysteresis.
+
+Severity levels, for operators:
+- info (1): worth keeping for analysis, no action (short data-quality blips, mild statistical oddities);
+- warning (2): outside the normal range (ANSI C84.1 range A, a clear statistical anomaly): look this shift;
+- major (3): outside a regulatory or design limit (range B, frequency band, unbalance > 3 %): act in minutes;
+- critical (4): equipment or stability at risk (< 0.8 pu, beyond under-frequency load-shedding bands,
+  thermal rating exceeded, sustained oscillation): act now.
+
+One open anomaly per (device, metric, detector). A condition must hold `min_on_s` of event time to open and
+be clear `min_off_s` to close; between the raise and clear thresholds (the hysteresis band) nothing changes,
+so a value hovering on a limit raises one anomaly, not fifty. Ids derive from device/metric/detector/start,
+so a replay of the same readings yields the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import msgspec
+import numpy as np
+
+from gridmon.detect.columns import forward_fill, previous_in_group
+from gridmon.records import Anomaly, Severity
+
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "major", "critical")
+Category = Literal["grid", "data_quality"]
+OutageLookup = Callable[[str], str | None] | Mapping[str, str | None]
+NEVER = -(2**62)
+INFO, WARNING, MAJOR, CRITICAL = 1, 2, 3, 4
+RECENT_IDS = 100_000
+
+
+def severity_of(level: int) -> Severity:
+    return SEVERITIES[min(max(level, 1), 4) - 1]
+
+
+def graded(reached: np.ndarray) -> np.ndarray:
+    """How many of the (warning, major, critical) thresholds a reading reached → level 0 or 2–4."""
+    return np.where(reached > 0, reached + 1, 0).astype(np.int8)
+
+
+def anomaly_id(device: str, metric: str, detector: str, start_ns: int) -> str:
+    key = f"{device}\x1f{metric}\x1f{detector}\x1f{start_ns}".encode()
+    return hashlib.blake2b(key, digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A detector's verdict per reading (rows sorted by device, then event time).
+
+    `level` 0 means the condition is absent, 1–4 present at that severity; `clear` means the reading is back
+    inside the clear threshold. A row with level 0 and not clear is in the hysteresis band: state holds.
+    """
+
+    device_idx: np.ndarray
+    ts: np.ndarray
+    group_start: np.ndarray
+    level: np.ndarray
+    clear: np.ndarray
+    score: np.ndarray
+    value: np.ndarray
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    detector: str
+    metric: str
+    category: Category = "grid"
+    min_on_s: float = 0.0
+    min_off_s: float = 0.0
+
+
+class OpenAnomaly(msgspec.Struct):
+    id: str
+    version: int
+    start_ns: int
+    level: int
+    emitted_level: int
+    score: float
+    value: float
+    group: str | None
+    parent_outage: str | None
+
+
+class Channel:
+    """The debounce state of one (detector, metric) for every device, in arrays indexed by device."""
+
+    def __init__(self, spec: ChannelSpec, devices: int) -> None:
+        self.spec = spec
+        self.cond = np.zeros(devices, dtype=bool)
+        self.cond_since = np.full(devices, NEVER, dtype=np.int64)
+        self.active = np.zeros(devices, dtype=bool)
+        self.min_on_scale = np.ones(devices)  # feedback: a false alarm makes this device wait longer
+        self.threshold_scale = np.ones(devices)  # feedback for detectors with a statistical threshold
+        self.open: dict[int, OpenAnomaly] = {}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "cond": self.cond,
+            "cond_since": self.cond_since,
+            "active": self.active,
+            "min_on_scale": self.min_on_scale,
+            "threshold_scale": self.threshold_scale,
+        }
+
+
+@dataclass
+class Transitions:
+    """Rows where anomalies open or close, and the contiguous active segments with their peaks."""
+
+    opened: np.ndarray
+    closed: np.ndarray
+    since: np.ndarray
+    segments: list[tuple[int, int, int, float, float]]  # first row, last row, max level, peak score, value
+
+
+def debounce(channel: Channel, signal: Signal) -> Transitions:
+    """Vectorised hysteresis + minimum duration over a batch; updates the channel's per-device state."""
+    dev, ts, starts = signal.device_idx, signal.ts, signal.group_start
+    raised = signal.level > 0
+    cond_prior = channel.cond[dev]
+    cond = forward_fill(raised | signal.clear, raised, cond_prior, starts)
+    changed = cond != previous_in_group(cond, cond_prior, starts)
+    since = forward_fill(changed, ts, channel.cond_since[dev], starts)
+    duration = ts - since
+    min_on = (channel.spec.min_on_s * 1e9) * channel.min_on_scale[dev]
+    on = cond & (duration >= min_on)
+    off = ~cond & (duration >= channel.spec.min_off_s * 1e9)
+    active_prior = channel.active[dev]
+    active = forward_fill(on | off, on, active_prior, starts)
+    previous = previous_in_group(active, active_prior, starts)
+    _store_last(channel, dev, cond, since, active)
+    return Transitions(
+        opened=active & ~previous,
+        closed=~active & previous,
+        since=since,
+        segments=_segments(active, starts, signal),
+    )
+
+
+def _store_last(
+    channel: Channel, dev: np.ndarray, cond: np.ndarray, since: np.ndarray, active: np.ndarray
+) -> None:
+    # fancy assignment keeps the last write per device: rows are sorted by time within a device
+    channel.cond[dev] = cond
+    channel.cond_since[dev] = since
+    channel.active[dev] = active
+
+
+def _segments(
+    active: np.ndarray, starts: np.ndarray, signal: Signal
+) -> list[tuple[int, int, int, float, float]]:
+    rows = np.flatnonzero(active)
+    if not rows.size:
+        return []
+    previous = previous_in_group(active, np.zeros(len(active), dtype=bool), starts)
+    first = active & ~previous
+    boundaries = np.flatnonzero(first[rows])
+    peaks = np.maximum.reduceat(signal.score[rows], boundaries)
+    levels = np.maximum.reduceat(signal.level[rows], boundaries)
+    segment_of = np.cumsum(first[rows]) - 1
+    at_peak = np.flatnonzero(signal.score[rows] == peaks[segment_of])
+    _, first_peak = np.unique(segment_of[at_peak], return_index=True)
+    peak_rows = rows[at_peak[first_peak]] if len(first_peak) == len(boundaries) else rows[boundaries]
+    ends = np.append(boundaries[1:], len(rows)) - 1
+    return [
+        (int(rows[b]), int(rows[e]), int(lv), float(pk), float(signal.value[pr]))
+        for b, e, lv, pk, pr in zip(boundaries, ends, levels, peaks, peak_rows, strict=True)
+    ]
+
+
+@dataclass
+class DeviceLabels:
+    """What an anomaly record needs to know about devices, by device index."""
+
+    devices: list[str]
+    zone: list[str]
+    feeder: list[str]
+
+
+@dataclass
+class AnomalyLifecycle:
+    """Turns channel transitions into versioned `Anomaly` records; groups by zone; suppresses under outages."""
+
+    labels: DeviceLabels
+    outage_of: OutageLookup | None = None
+    group_window_s: float = 60.0
+    channels: dict[tuple[str, str], Channel] = field(default_factory=dict)
+    zone_groups: dict[str, tuple[str, int]] = field(default_factory=dict)
+    recent: OrderedDict[str, tuple[str, str, int]] = field(default_factory=OrderedDict)
+
+    def channel(self, spec: ChannelSpec) -> Channel:
+        key = (spec.detector, spec.metric)
+        if key not in self.channels:
+            self.channels[key] = Channel(spec, len(self.labels.devices))
+        return self.channels[key]
+
+    def apply(self, spec: ChannelSpec, signal: Signal) -> list[Anomaly]:
+        if not len(signal.device_idx):
+            return []
+        channel = self.channel(spec)
+        moves = debounce(channel, signal)
+        events = [(int(row), "close") for row in np.flatnonzero(moves.closed)]
+        events += [(segment[0], "segment") for segment in moves.segments]
+        by_row = {segment[0]: segment for segment in moves.segments}
+        out: list[Anomaly] = []
+        for row, kind in sorted(events, key=lambda event: (event[0], event[1] != "close")):
+            dev = int(signal.device_idx[row])
+            if kind == "close":
+                out += self._close(channel, dev, int(signal.ts[row]))
+            else:
+                out += self._segment(channel, dev, by_row[row], moves, signal)
+        return out
+
+    def _segment(
+        self,
+        channel: Channel,
+        dev: int,
+        segment: tuple[int, int, int, float, float],
+        moves: Transitions,
+        signal: Signal,
+    ) -> list[Anomaly]:
+        first, _, level, peak, value = segment
+        current = channel.open.get(dev)
+        if moves.opened[first] or current is None:
+            return [self._open(channel, dev, int(moves.since[first]), level, peak, value)]
+        if peak > current.score:
+            current.score, current.value = peak, value
+        current.level = max(current.level, level)
+        parent = self._outage(dev)
+        if current.level > current.emitted_level or parent != current.parent_outage:
+            current.emitted_level = current.level
+            current.parent_outage = parent
+            return [self._record(channel, dev, current, None)]
+        return []
+
+    def _open(
+        self, channel: Channel, dev: int, start_ns: int, level: int, score: float, value: float
+    ) -> Anomaly:
+        spec = channel.spec
+        device = self.labels.devices[dev]
+        ident = anomaly_id(device, spec.metric, spec.detector, start_ns)
+        state = OpenAnomaly(
+            id=ident,
+            version=0,
+            start_ns=start_ns,
+            level=level,
+            emitted_level=level,
+            score=score,
+            value=value,
+            group=self._group(dev, spec.category, ident, start_ns),
+            parent_outage=self._outage(dev),
+        )
+        channel.open[dev] = state
+        self.recent[ident] = (spec.detector, spec.metric, dev)
+        while len(self.recent) > RECENT_IDS:
+            self.recent.popitem(last=False)
+        return self._record(channel, dev, state, None)
+
+    def _close(self, channel: Channel, dev: int, end_ns: int) -> list[Anomaly]:
+        state = channel.open.pop(dev, None)
+        if state is None:
+            return []
+        return [self._record(channel, dev, state, end_ns)]
+
+    def _record(self, channel: Channel, dev: int, state: OpenAnomaly, end_ns: int | None) -> Anomaly:
+        state.version += 1
+        spec = channel.spec
+        status: Literal["open", "closed", "suppressed"] = "open"
+        if end_ns is not None:
+            status = "closed"
+        elif state.parent_outage is not None:
+            status = "suppressed"
+        return Anomaly(
+            id=state.id,
+            version=state.version,
+            device=self.labels.devices[dev],
+            zone=self.labels.zone[dev],
+            feeder=self.labels.feeder[dev],
+            metric=spec.metric,
+            detector=spec.detector,
+            category=spec.category,
+            severity=severity_of(state.level),
+            state=status,
+            start_ns=state.start_ns,
+            end_ns=end_ns,
+            score=state.score,
+            value=state.value,
+            parent_outage=state.parent_outage,
+            group=state.group,
+        )
+
+    def _group(self, dev: int, category: str, ident: str, start_ns: int) -> str:
+        # related anomalies: same zone and category, starting within the grouping window of the group's last
+        key = f"{self.labels.zone[dev]}\x1f{category}"
+        current = self.zone_groups.get(key)
+        window = int(self.group_window_s * 1e9)
+        group = current[0] if current is not None and abs(start_ns - current[1]) <= window else ident
+        self.zone_groups[key] = (group, max(start_ns, current[1]) if current and group != ident else start_ns)
+        return group
+
+    def _outage(self, dev: int) -> str | None:
+        if self.outage_of is None:
+            return None
+        device = self.labels.devices[dev]
+        if isinstance(self.outage_of, Mapping):
+            return self.outage_of.get(device)
+        return self.outage_of(device)

@@ -1,0 +1,196 @@
+"""Data-quality detectors: stuck/flatline values, gaps, out-of-order bursts, impossible jumps, clock skew.
+
+They report `category="data_quality"`: a broken sensor or clock is not a grid event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from gridmon.detect.columns import Batch, forward_fill, group_last, group_starts, previous_in_group
+from gridmon.detect.context import DeviceParams
+from gridmon.detect.lifecycle import INFO, NEVER, WARNING, ChannelSpec, Signal
+
+STUCK_COLUMNS = {"pmu": ("va",), "sensor": ("voltage_v", "temperature_c"), "meter": ("voltage_v",)}
+
+
+class KindState:
+    """Per kind (a device may send several kinds): newest event time, usual interval, last values."""
+
+    def __init__(self, devices: int) -> None:
+        self.last_ts = np.full(devices, NEVER, dtype=np.int64)
+        self.seen = np.zeros(devices, dtype=np.int64)
+        self.interval_s = np.full(devices, np.nan)
+        self.last_value: dict[str, np.ndarray] = {}
+        self.run_length: dict[str, np.ndarray] = {}
+        self.run_since: dict[str, np.ndarray] = {}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = {"last_ts": self.last_ts, "seen": self.seen, "interval_s": self.interval_s}
+        for name, table in (("value", self.last_value), ("run", self.run_length), ("since", self.run_since)):
+            state |= {f"{name}.{metric}": array for metric, array in table.items()}
+        return state
+
+
+class QualityDetector:
+    """Data-quality checks. `late_rows` runs on arrival order, before the bank sorts by event time."""
+
+    name = "quality"
+
+    def __init__(self, params: DeviceParams) -> None:
+        self.config = params.config.default.quality
+        self.devices = len(params.class_idx)
+        self.kinds: dict[str, KindState] = {}
+
+    def kind_state(self, kind: str) -> KindState:
+        if kind not in self.kinds:
+            self.kinds[kind] = KindState(self.devices)
+        return self.kinds[kind]
+
+    def spec(self, metric: str, min_off_s: float | None = None) -> ChannelSpec:
+        off = self.config.min_off_s if min_off_s is None else min_off_s
+        return ChannelSpec(self.name, metric, "data_quality", 0.0, off)
+
+    def late_rows(self, kind: str, dev: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(stale, disordered): stale rows are not newer than what this device sent in earlier batches (the
+        bank keeps them out of stateful detectors); disordered also counts rows older than the row before."""
+        state = self.kind_state(kind)
+        stale = ts <= state.last_ts[dev]
+        order = np.argsort(dev, kind="stable")  # arrival order within each device
+        sorted_ts = ts[order]
+        starts = group_starts(dev[order])
+        earlier = previous_in_group(sorted_ts, np.full(len(order), NEVER), starts)
+        disordered = stale.copy()
+        disordered[order] |= sorted_ts < earlier
+        return stale, disordered
+
+    def out_of_order(self, kind: str, batch: Batch, late: np.ndarray) -> Iterator[tuple[ChannelSpec, Signal]]:
+        """One row per device in the batch: a burst when many of its rows arrived out of event-time order."""
+        last = np.flatnonzero(group_last(batch.group_start))
+        firsts = batch.group_start[last]
+        counts = last - firsts + 1
+        late_counts = np.add.reduceat(late.astype(np.int64), firsts) if len(firsts) else counts
+        fraction = late_counts / counts
+        burst = (late_counts >= self.config.late_min_rows) & (fraction >= self.config.late_fraction)
+        devices = batch.device_idx[last]
+        level = np.where(burst, INFO, 0).astype(np.int8)
+        rows = np.arange(len(devices))
+        yield (
+            self.spec("out_of_order"),
+            Signal(devices, batch.ts[last], rows, level, ~burst, fraction, fraction),
+        )
+
+    def signals(self, kind: str, batch: Batch) -> Iterator[tuple[ChannelSpec, Signal]]:
+        """Rows here are in event-time order and newer than anything seen (late ones are handled apart)."""
+        state = self.kind_state(kind)
+        for column in STUCK_COLUMNS.get(kind, ()):
+            if column in batch.columns:
+                yield self.spec(f"{column}_stuck", 0.0), self._stuck(state, column, batch)
+        for column, max_step in self.config.max_step.items():
+            if column in batch.columns:
+                yield self.spec(f"{column}_jump"), self._jump(state, column, batch, max_step)
+        if "sent_ns" in batch.columns:
+            yield self.spec("clock_skew"), self._clock(kind, batch)
+        self._remember(state, batch)
+
+    def gaps(self, kind: str, now_ns: int) -> Signal:
+        """Every known device of `kind`: silent for more than its usual interval × `gap_intervals`?"""
+        state = self.kind_state(kind)
+        devices = np.flatnonzero(state.seen >= 5)
+        silence = (now_ns - state.last_ts[devices]) / 1e9
+        limit = np.maximum(self.config.gap_intervals * np.nan_to_num(state.interval_s[devices], nan=1.0),
+                           self.config.gap_min_s)  # fmt: skip
+        gap = silence > limit
+        n = len(devices)
+        return Signal(devices, np.full(n, now_ns, dtype=np.int64), np.arange(n),
+                      np.where(gap, WARNING, 0).astype(np.int8), ~gap, silence / limit, silence)  # fmt: skip
+
+    def _stuck(self, state: KindState, column: str, batch: Batch) -> Signal:
+        dev, starts, ts = batch.device_idx, batch.group_start, batch.ts
+        values = batch.column(column)
+        last_value = state.last_value.setdefault(column, np.full(self.devices, np.nan))
+        run_length = state.run_length.setdefault(column, np.zeros(self.devices, dtype=np.int64))
+        run_since = state.run_since.setdefault(column, np.full(self.devices, NEVER, dtype=np.int64))
+        previous = previous_in_group(values, last_value[dev], starts)
+        changed = values != previous  # NaN never equals: an absent value breaks a run
+        positions = np.arange(len(dev))
+        change_at = forward_fill(changed, positions, np.full(len(dev), -1), starts)
+        within = change_at >= 0
+        length = np.where(within, positions - change_at + 1, run_length[dev] + positions - starts + 1)
+        since = forward_fill(changed, ts, run_since[dev], starts)
+        stuck = (length >= self.config.stuck_samples) & ((ts - since) >= self.config.stuck_min_s * 1e9)
+        run_length[dev], run_since[dev], last_value[dev] = length, since, values
+        level = np.where(stuck, WARNING, 0).astype(np.int8)
+        return Signal(dev, ts, starts, level, ~stuck, length.astype(np.float64), values)
+
+    def _jump(self, state: KindState, column: str, batch: Batch, max_step: float) -> Signal:
+        values = batch.column(column)
+        key = f"jump.{column}"
+        last_value = state.last_value.setdefault(key, np.full(self.devices, np.nan))
+        previous = previous_in_group(values, last_value[batch.device_idx], batch.group_start)
+        step = np.abs(values - previous)
+        with np.errstate(invalid="ignore"):
+            jump = step > max_step
+        seen = np.isfinite(values)
+        last_value[batch.device_idx[seen]] = values[seen]
+        score = np.nan_to_num(step / max_step)
+        return Signal(batch.device_idx, batch.ts, batch.group_start, np.where(jump, WARNING, 0).astype(np.int8),
+                      np.isfinite(step) & ~jump, score, values)  # fmt: skip
+
+    def _clock(self, kind: str, batch: Batch) -> Signal:
+        sent = np.asarray(batch.columns["sent_ns"], dtype=np.int64)
+        known = sent > 0
+        skew_s = np.where(known, (batch.ts - sent) / 1e9, 0.0)  # > 0: stamped after it was sent
+        ahead = skew_s > self.config.clock_ahead_s
+        lagging = (kind == "pmu") & (-skew_s > self.config.clock_lag_s)
+        bad = known & (ahead | lagging)
+        return Signal(batch.device_idx, batch.ts, batch.group_start, np.where(bad, WARNING, 0).astype(np.int8),
+                      known & ~bad, np.abs(skew_s), skew_s)  # fmt: skip
+
+    def _remember(self, state: KindState, batch: Batch) -> None:
+        if not len(batch):
+            return
+        last = np.flatnonzero(group_last(batch.group_start))
+        firsts = batch.group_start[last]
+        devices = batch.device_idx[last]
+        previous_ts = state.last_ts[devices]
+        counts = last - firsts + 1
+        span_start = np.where(previous_ts > NEVER, previous_ts, batch.ts[firsts])
+        steps = np.where(previous_ts > NEVER, counts, counts - 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            interval = (batch.ts[last] - span_start) / 1e9 / steps
+        interval = np.where(steps > 0, interval, np.nan)
+        known = state.interval_s[devices]
+        interval = np.minimum(
+            interval, np.where(np.isnan(known), np.inf, 2.0 * known)
+        )  # a gap is not the norm
+        blended = np.where(
+            np.isnan(known), interval, np.where(np.isnan(interval), known, 0.9 * known + 0.1 * interval)
+        )
+        state.interval_s[devices] = blended
+        state.last_ts[devices] = batch.ts[last]
+        state.seen[devices] += counts
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {
+            f"{kind}/{key}": array
+            for kind, state in self.kinds.items()
+            for key, array in state.state_dict().items()
+        }
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for name, array in state.items():
+            kind, key = name.split("/", 1)
+            kind_state = self.kind_state(kind)
+            if key in ("last_ts", "seen", "interval_s"):
+                getattr(kind_state, key)[...] = array
+                continue
+            table_name, metric = key.split(".", 1)
+            table = {
+                "value": kind_state.last_value,
+                "run": kind_state.run_length,
+                "since": kind_state.run_since,
+            }
+            table[table_name][metric] = array.copy()
