@@ -1,0 +1,88 @@
+"""The mapping file (TOML): which protocol point is which device of the grid model, per adapter.
+
+Unmapped points are dead-lettered with reason `unmapped`, never guessed. See docs/adapters.md for examples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+from gridmon.errors import ConfigError
+
+PhaseSlot = Literal["va", "vb", "vc", "ia", "ib", "ic"]
+DeviceName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class PmuMapping(msgspec.Struct, forbid_unknown_fields=True):
+    """One PMU (by its C37.118 IDCODE): the grid-model device, and optionally channel name → phase slot."""
+
+    device: DeviceName
+    channels: dict[str, PhaseSlot] = {}
+
+
+class C37118Mapping(msgspec.Struct, forbid_unknown_fields=True):
+    source: str = ""  # key of multi-PMU envelopes; default "pdc-<IDCODE>"
+    pmus: dict[str, PmuMapping] = {}
+
+    def pmu(self, idcode: int) -> PmuMapping | None:
+        return self.pmus.get(str(idcode))
+
+
+class MqttTopicMapping(msgspec.Struct, forbid_unknown_fields=True):
+    """An MQTT topic pattern such as `ami/{device}/reading` (`+`/`#` allowed) and what its payloads are."""
+
+    pattern: str
+    kind: Literal["meter", "sensor", "scada"]
+    device: str = "{device}"  # template over the pattern's named levels, e.g. `mtr-{device}`
+    payload: Literal["json", "sparkplug-json"] = "json"
+
+
+class MqttMapping(msgspec.Struct, forbid_unknown_fields=True):
+    source: str = "mqtt"
+    topics: list[MqttTopicMapping] = []
+
+
+class ModbusPoint(msgspec.Struct, forbid_unknown_fields=True):
+    """A Modbus point: coils/discrete inputs are breaker states, registers are scaled sensor quantities."""
+
+    device: DeviceName
+    table: Literal["coil", "discrete_input", "input_register", "holding_register"]
+    address: int
+    quantity: Literal["breaker", "voltage_v", "current_a", "temperature_c", "thd_pct"] = "breaker"
+    scale: float = 1.0
+    offset: float = 0.0
+    signed: bool = False
+    closed_when: bool = True  # the bit value that means "breaker closed"
+
+
+class ModbusMapping(msgspec.Struct, forbid_unknown_fields=True):
+    source: str = "modbus"
+    unit: int = 1
+    points: list[ModbusPoint] = []
+
+
+class MappingFile(msgspec.Struct, forbid_unknown_fields=True):
+    c37118: C37118Mapping = msgspec.field(default_factory=C37118Mapping)
+    mqtt: MqttMapping = msgspec.field(default_factory=MqttMapping)
+    modbus: ModbusMapping = msgspec.field(default_factory=ModbusMapping)
+
+
+def load_mapping(path: Path) -> MappingFile:
+    """Read and check a mapping file; a mistake raises ConfigError naming the file and the field."""
+    try:
+        return msgspec.toml.decode(path.read_bytes(), type=MappingFile)
+    except OSError as exc:
+        raise ConfigError(f"cannot read mapping file {path}: {exc.strerror}") from None
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ConfigError(f"mapping file {path} is invalid: {exc}; see docs/adapters.md") from None
+
+
+def parse_mapping(text: str) -> MappingFile:
+    """A mapping from TOML text (tests and inline configuration)."""
+    try:
+        return msgspec.toml.decode(text, type=MappingFile)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ConfigError(f"mapping is invalid: {exc}; see docs/adapters.md") from None
