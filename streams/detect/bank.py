@@ -97,7 +97,9 @@ class DetectorBank:
         self.ignored_rows += int((~known).sum())
         if not known.any():
             return []
-        names = [name for name in columns if name != "device_idx" and not name.startswith("_")]
+        # numbers only (and the event kind): converting the device-id list would cost a Python pass per row
+        names = [n for n in columns if n == "event" or (isinstance(columns[n], np.ndarray) and n[0] != "_")]
+        names = [n for n in names if n != "device_idx"]
         rows = np.flatnonzero(known)
         picked = {name: _rows(columns[name], rows) for name in names}
         stale, disordered = self.quality.late_rows(kind, device_idx[rows], picked["ts"])
