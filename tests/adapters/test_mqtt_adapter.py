@@ -1,0 +1,208 @@
+"""MQTT adapter end to end: a real amqtt broker (password auth, TLS) → adapter → gridmon topics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pydantic import SecretStr
+
+from gridmon.adapters import AdapterHealth, EnvelopePublisher, parse_mapping, run_adapter
+from gridmon.adapters.base import Backoff
+from gridmon.adapters.mapping import MqttTopicMapping
+from gridmon.adapters.mqtt import MqttAdapter, MqttSettings, TopicRoute
+from gridmon.kafka.embedded import free_loopback_port
+from gridmon.settings import Settings
+
+TopicReader = Callable[..., list[Any]]
+USER, PASSWORD = "headend", "s3cret-pass"
+MAPPING = """
+[mqtt]
+source = "headend-1"
+[[mqtt.topics]]
+pattern = "ami/{meter}/reading"
+kind = "meter"
+device = "mtr-{meter}"
+[[mqtt.topics]]
+pattern = "sensors/{id}/spb"
+kind = "sensor"
+device = "{id}"
+payload = "sparkplug-json"
+"""
+
+
+def _tls_files(folder: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def _start_broker(folder: Path, port: int, tls_port: int) -> Any:
+    from amqtt.broker import Broker
+
+    cert, key = _tls_files(folder)
+    passwords = folder / "passwd"
+    passwords.write_text(f"{USER}:{Argon2Hasher().hash(PASSWORD)}\n")
+    broker = Broker(
+        {
+            "listeners": {
+                "default": {"type": "tcp", "bind": f"127.0.0.1:{port}"},
+                "tls": {
+                    "type": "tcp",
+                    "bind": f"127.0.0.1:{tls_port}",
+                    "ssl": True,
+                    "certfile": str(cert),
+                    "keyfile": str(key),
+                },
+            },
+            "plugins": {"amqtt.plugins.authentication.FileAuthPlugin": {"password_file": str(passwords)}},
+        }
+    )
+    await broker.start()
+    return broker
+
+
+async def _until(condition: Callable[[], bool], health: AdapterHealth, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached in time; health: {health}")
+        await asyncio.sleep(0.02)
+
+
+async def _publish(port: int, messages: list[tuple[str, Any]], tls_ca: Path | None = None) -> None:
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(tls_ca)) if tls_ca else None
+    async with aiomqtt.Client(
+        "127.0.0.1", port, username=USER, password=PASSWORD, tls_context=context
+    ) as client:
+        for topic, payload in messages:
+            body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            await client.publish(topic, body, qos=1)
+
+
+async def _scenario(
+    settings: Settings,
+    producer: Any,
+    folder: Path,
+    body: Callable[[int, int, AdapterHealth, Any], Awaitable[None]],
+) -> AdapterHealth:
+    port, tls_port = free_loopback_port(), free_loopback_port()
+    broker = await _start_broker(folder, port, tls_port)
+    mqtt = MqttSettings(
+        host="127.0.0.1", port=tls_port, username=USER, password=SecretStr(PASSWORD), tls_ca=folder / "cert.pem",
+        client_id=f"gridmon-test-{port}",
+    )  # fmt: skip
+    adapter = MqttAdapter(mqtt, parse_mapping(MAPPING).mqtt, max_batch_delay_s=0.05)
+    health = AdapterHealth(adapter="mqtt-test", endpoint=adapter.endpoint)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_adapter(adapter, EnvelopePublisher(settings, producer, health), stop, backoff=Backoff(0.05, 0.3))
+    )
+    try:
+        await _until(lambda: health.state == "connected", health)
+        await asyncio.sleep(0.2)  # the subscription is acknowledged just after the CONNACK
+        await body(port, tls_port, health, broker)
+    finally:
+        stop.set()
+        await task
+        await broker.shutdown()
+    return health
+
+
+def test_topic_patterns_name_devices() -> None:
+    route = TopicRoute.compile(
+        MqttTopicMapping(pattern="ami/{meter}/+/reading", kind="meter", device="m-{meter}")
+    )
+    assert route.subscription == "ami/+/+/reading"
+    assert route.device("ami/42/x/reading") == "m-42"
+    assert route.device("ami/42/reading") is None
+
+
+def test_meter_and_sensor_messages_over_tls_reach_kafka(
+    topics: Settings, producer: Any, read_topic: TopicReader, tmp_path: Path
+) -> None:
+    now_ns = time.time_ns()
+    meters = [
+        (f"ami/{i:04d}/reading", {"ts": now_ns + i, "kwh": 1.5 + i, "voltage_v": 239.0, "interval_s": 900})
+        for i in range(40)
+    ]
+    batch = (
+        "ami/0100/reading",
+        [{"ts": now_ns, "event": "last_gasp"}, {"ts": now_ns + 1, "event": "power_restored"}],
+    )
+    spb = (
+        "sensors/xfmr-7/spb",
+        {
+            "timestamp": now_ns // 1_000_000,
+            "metrics": [{"name": "temperature_c", "value": 61.5}, {"name": "current_a", "value": 88.0}],
+        },
+    )
+    bad = [
+        ("ami/0200/reading", b"{not json"),
+        ("ami/0201/reading", {"ts": now_ns, "kwh": -5}),  # negative energy: schema
+        ("unknown/topic", {"ts": now_ns}),  # no pattern matches: unmapped
+    ]
+
+    async def body(port: int, tls_port: int, health: AdapterHealth, broker: Any) -> None:
+        await _publish(tls_port, [*meters, batch, spb, *bad], tls_ca=tmp_path / "cert.pem")
+        await _until(
+            lambda: health.readings_published >= 43 and sum(health.dead_letters.values()) >= 2, health
+        )
+
+    health = asyncio.run(_scenario(topics, producer, tmp_path, body))
+    assert health.readings_published == 43 and health.dead_letters == {"not_json": 1, "schema": 1}
+    envelopes = read_topic("grid.meter", until=lambda got: sum(len(e["readings"]) for e in got) >= 42)
+    readings = [r for e in envelopes for r in e["readings"]]
+    assert len(readings) == 42 and {e["source"] for e in envelopes} == {"headend-1"}
+    assert {r["device"] for r in readings} == {f"mtr-{i:04d}" for i in range(40)} | {"mtr-0100"}
+    assert sorted(r["event"] for r in readings if r["device"] == "mtr-0100") == [
+        "last_gasp",
+        "power_restored",
+    ]
+    sensors = read_topic("grid.sensor", until=lambda got: len(got) >= 1)
+    assert sensors[0]["readings"][0] | {"ts": 0} == {
+        "device": "xfmr-7", "ts": 0, "temperature_c": 61.5, "current_a": 88.0, "voltage_v": None, "thd_pct": None,
+    }  # fmt: skip
+    letters = read_topic("grid.deadletter", until=lambda got: len(got) >= 2)
+    assert {d.reason for d in letters} == {"not_json", "schema"}
+    assert {d.device for d in letters} == {"mtr-0200", "mtr-0201"}
+
+
+def test_wrong_password_is_reported_and_retried(topics: Settings, producer: Any, tmp_path: Path) -> None:
+    async def run() -> AdapterHealth:
+        port = free_loopback_port()
+        broker = await _start_broker(tmp_path, port, free_loopback_port())
+        mqtt = MqttSettings(host="127.0.0.1", port=port, username=USER, password=SecretStr("wrong"))
+        adapter = MqttAdapter(mqtt, parse_mapping(MAPPING).mqtt)
+        health = AdapterHealth(adapter="mqtt-test", endpoint=adapter.endpoint)
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_adapter(
+                adapter, EnvelopePublisher(topics, producer, health), stop, backoff=Backoff(0.05, 0.1)
+            )
+        )
+        await _until(lambda: health.reconnects >= 2, health)
+        stop.set()
+        await task
+        await broker.shutdown()
+        return health
+
+    health = asyncio.run(run())
+    assert health.state == "stopped" and "refused" in health.last_error and "wrong" not in health.last_error
