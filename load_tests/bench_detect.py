@@ -37,7 +37,7 @@ class Fault:
 def context(devices: int, prefix: str) -> DeviceContext:
     return DeviceContext(
         devices=[f"{prefix}{i}" for i in range(devices)],
-        zone=[f"zone{i % 8}" for i in range(devices)],
+        zone=[f"zone{i % max(1, devices // 5)}" for i in range(devices)],
         feeder=[f"feeder{i % 16}" for i in range(devices)],
         nominal_v=np.full(devices, NOMINAL_V),
         rated_current_a=np.full(devices, 400.0),
@@ -52,13 +52,17 @@ def pmu_batches(
     rng = np.random.default_rng(seed)
     frames = int(round(step_s * fps))
     wander = np.zeros(devices)
+    zones = max(1, devices // 5)
+    zone_wander = np.zeros(zones)
     for batch_no in range(int(seconds / step_s)):
         offsets = (batch_no * frames + np.arange(frames)) * 10**9 // fps
         ts = np.tile(T0 + offsets, devices)
         dev = np.repeat(np.arange(devices, dtype=np.int32), frames)
-        wander = 0.999 * wander + rng.normal(0, 0.0003, devices)
+        # load swings are shared by a zone (the same feeder load), with a small local part per device
+        zone_wander = 0.999 * zone_wander + rng.normal(0, 0.0003, zones)
+        wander = 0.99 * wander + rng.normal(0, 0.00003, devices)
         t = (ts - T0) / 1e9
-        level = 1.0 + 0.01 * np.sin(2 * np.pi * t / 600.0) + wander[dev]
+        level = 1.0 + 0.01 * np.sin(2 * np.pi * t / 600.0) + wander[dev] + zone_wander[dev % zones]
         va = NOMINAL_V * (level + rng.normal(0, 0.001, len(ts)))
         columns: Columns = {
             "device_idx": dev, "ts": ts,

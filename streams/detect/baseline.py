@@ -23,6 +23,8 @@ BASELINE_COLUMNS = {
     "scada": ("value",),
 }
 
+PEER_COLUMNS = ("va", "voltage_v")
+
 
 class EwmaState:
     """One metric's baseline for every device: sample count, centring shift, EW mean and EW second moment."""
@@ -81,6 +83,7 @@ class BaselineDetector:
         self.z_clear = params.array(lambda c: c.baseline.z_clear)
         self.clip_z = params.array(lambda c: c.baseline.clip_z)
         self.relative_floor = params.array(lambda c: c.baseline.relative_floor)
+        self.peer_min_devices = params.array(lambda c: c.baseline.peer_min_devices)
         self.absolute_floor = dict(config.absolute_floor)
         self.min_on_s, self.min_off_s = config.min_on_s, config.min_off_s
         self.states: dict[str, EwmaState] = {}
@@ -102,6 +105,32 @@ class BaselineDetector:
                 values = np.where(np.asarray(batch.columns["event"]) == "analog", values, np.nan)
             if np.isfinite(values).any():
                 yield self.spec(column), self.score(column, batch, values)
+            if column in PEER_COLUMNS:
+                residual = self.peer_residual(batch, values)
+                if np.isfinite(residual).any():
+                    yield self.spec(f"{column}_peer_pu"), self.score(f"{column}_peer_pu", batch, residual)
+
+    def peer_residual(self, batch: Batch, values: np.ndarray) -> np.ndarray:
+        """Per-unit value minus the median of its zone at the same instant: what the device does that its
+        neighbours do not (a drifting or miscalibrated sensor, a local fault), free of shared load swings.
+        The median keeps one faulty neighbour from making the healthy ones look wrong."""
+        pu = values / self.params.nominal_v[batch.device_idx]
+        valid = np.flatnonzero(np.isfinite(pu))
+        residual = np.full(len(pu), np.nan)
+        if not len(valid):
+            return residual
+        _, instant = np.unique(batch.ts[valid], return_inverse=True)
+        key = instant * self.params.zones + self.params.zone_idx[batch.device_idx[valid]]
+        order = np.lexsort((pu[valid], key))
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        counts = np.diff(np.r_[starts, len(order)])
+        sorted_pu = pu[valid][order]
+        median = 0.5 * (sorted_pu[starts + (counts - 1) // 2] + sorted_pu[starts + counts // 2])
+        group = np.repeat(np.arange(len(starts)), counts)
+        enough = counts[group] >= self.peer_min_devices[batch.device_idx[valid][order]]
+        residual[valid[order]] = np.where(enough, sorted_pu - median[group], np.nan)
+        return residual
 
     def score(self, metric: str, batch: Batch, values: np.ndarray, scale: np.ndarray | None = None) -> Signal:
         """Score rows against the baseline at batch start, then fold the valid rows into it."""

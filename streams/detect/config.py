@@ -51,8 +51,11 @@ class BaselineConfig:
             "thd_pct": 0.05,
             "kwh": 0.001,
             "value": 1e-3,
+            "va_peer_pu": 5e-4,
+            "voltage_v_peer_pu": 5e-4,
         }
     )
+    peer_min_devices: int = 4  # a zone needs this many devices reporting the same instant to compare
     min_on_s: float = 0.0
     min_off_s: float = 2.0
 

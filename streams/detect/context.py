@@ -54,6 +54,10 @@ class DeviceParams:
         self.nominal_v = np.asarray(context.nominal_v, dtype=np.float64)
         rated = context.rated_current_a
         self.rated_current_a = np.full(len(context), np.nan) if rated is None else np.asarray(rated, float)
+        zones = sorted(set(context.zone))
+        position = {zone: index for index, zone in enumerate(zones)}
+        self.zone_idx = np.array([position[zone] for zone in context.zone], dtype=np.int64)
+        self.zones = len(zones)
 
     def array(self, getter: Callable[[ClassConfig], Any]) -> np.ndarray:
         table = np.array([getter(self.config.for_class(name)) for name in self.names], dtype=np.float64)

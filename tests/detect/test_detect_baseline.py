@@ -59,3 +59,18 @@ def test_constant_signal_scores_finite_and_keeps_ranking(make_bank) -> None:  # 
     assert np.all(np.isfinite(scores))
     assert np.all(np.diff(scores) > 0)  # no saturation: a bigger deviation always scores higher
     assert signal.level[0] == 0  # 1 mHz on a flat signal is within the variance floor
+
+
+def test_peer_residual_finds_a_drifting_sensor_despite_shared_load_swings(make_bank) -> None:  # type: ignore[no-untyped-def]
+    def swings_and_drift(columns, t):  # type: ignore[no-untyped-def]
+        shared = 1.0 + 0.02 * np.sin(2 * np.pi * t / 40.0)  # the whole zone moves by ±2 %, in range A
+        dev = columns["device_idx"]
+        drift = np.where((dev == 4) & (t >= 30), 1 + 0.002 * (t - 30), 1.0)  # +0.2 %/s gain drift
+        for phase in ("va", "vb", "vc"):
+            columns[phase] *= shared * drift
+
+    anomalies = run(make_bank(5, zones=1), pmu_seconds(5, 45, shape=swings_and_drift))
+    peer = [a for a in anomalies if a.metric == "va_peer_pu"]
+    assert {a.device for a in peer} == {"dev4"}
+    assert 30.0 <= (peer[0].start_ns - T0) / 1e9 <= 36.0
+    assert not [a for a in anomalies if a.detector == "limits"]  # still inside range A: only peers see it
