@@ -85,7 +85,7 @@ async def run_adapter(
     finally:
         reporter.cancel()
         health.state = "stopped"
-        unconfirmed = await asyncio.to_thread(publisher.flush)
+        unconfirmed = await asyncio.to_thread(publisher.flush, 10.0)
         if unconfirmed:
             health.last_error = f"{unconfirmed} messages not confirmed by Kafka at shutdown"
         if health_file is not None:
