@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from gridmon.ingest.messages import RawMessage
 from gridmon.kafka.admin import apply_topics
 from gridmon.kafka.catalog import load_catalog
 from gridmon.kafka.clients import make_admin, make_consumer, make_producer
@@ -34,9 +35,11 @@ def producer(topics: Settings) -> Any:
 
 @pytest.fixture
 def read_topic(topics: Settings) -> TopicReader:
-    """read_topic(name, until=callable(messages)->bool, timeout_s) → decoded values of the catalog topic."""
+    """read_topic(name, until=callable(values)->bool, timeout_s, raw) → decoded values (or RawMessages) of a topic."""
 
-    def read(name: str, until: Callable[[list[Any]], bool], timeout_s: float = 20.0) -> list[Any]:
+    def read(
+        name: str, until: Callable[[list[Any]], bool], timeout_s: float = 20.0, raw: bool = False
+    ) -> list[Any]:
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
         consumer = make_consumer(topics, topics.kafka_bootstrap or "", f"test-{uuid.uuid4().hex[:8]}")
@@ -50,12 +53,16 @@ def read_topic(topics: Settings) -> TopicReader:
             while time.monotonic() < deadline and not until(values):
                 for message in consumer.consume(500, 0.5):
                     if message.error() is None:
-                        values.append(_decode(name, message.value()))
+                        values.append(_raw(message) if raw else _decode(name, message.value()))
         finally:
             consumer.close()
         return values
 
     return read
+
+
+def _raw(message: Any) -> RawMessage:
+    return RawMessage(message.topic(), message.partition(), message.offset(), message.value(), message.key())
 
 
 def _decode(name: str, value: bytes) -> Any:

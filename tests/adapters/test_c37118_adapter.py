@@ -11,6 +11,8 @@ from gridmon.adapters.base import Backoff
 from gridmon.adapters.c37118.client import C37118Adapter, C37118Options
 from gridmon.adapters.c37118.frames import FrameType, seal
 from gridmon.adapters.c37118.simulator import PdcSimulator, simulated_config, with_extra_pmu
+from gridmon.ingest import IngestProcessor
+from gridmon.ingest.validate import SetRegistry
 from gridmon.settings import Settings
 
 TopicReader = Callable[..., list[Any]]
@@ -103,6 +105,12 @@ def test_pdc_stream_reaches_the_pmu_topic_with_counts_reconciled(
 
     letters = read_topic("grid.deadletter", until=lambda got: sum(1 for _ in got) >= 1)
     assert letters[0].reason == "unmapped" and "108" in letters[0].detail
+
+    # the lead's ingest accepts every reading the adapter published: nothing is dead-lettered downstream
+    messages = read_topic("grid.pmu", until=lambda got: len(got) >= len(envelopes), raw=True)
+    devices = [f"pmu-{i}" for i in range(101, 110)]
+    batch = IngestProcessor("pmu", topics, SetRegistry(devices)).process(messages)
+    assert batch.dead_letter_counts() == {} and batch.accepted == health.readings_published
 
 
 def test_faults_are_survived_dead_lettered_and_reported(
