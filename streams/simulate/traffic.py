@@ -106,6 +106,13 @@ class Simulator:
     def truths(self) -> list[GroundTruth]:
         return [fault.truth for fault in self.faults]
 
+    def clock_skew_ns(self, device: str) -> int:
+        """How far `device`'s clock is off (its readings' `ts` minus the true event time)."""
+        if self.topology.is_meter(device):
+            return int(self.meter_skew[self.topology.meter_index(device)])
+        position = self.sensors.position.get(device)
+        return int(self.sensors.skew[position]) if position is not None else 0
+
     def _rng(self, *stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, *stream])
 
