@@ -26,6 +26,7 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.topics_cmd", "register"),
     ("gridmon.cli.adapt_cmd", "register"),
     ("gridmon.cli.simulate_cmd", "register"),
+    ("gridmon.cli.anomalies_cmd", "register"),
 ]
 
 
