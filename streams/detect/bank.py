@@ -15,6 +15,7 @@ from gridmon.detect.columns import Batch, batch_from, group_last, sort_batch
 from gridmon.detect.config import BankConfig
 from gridmon.detect.context import DeviceContext, DeviceParams
 from gridmon.detect.lifecycle import (
+    NEVER,
     AnomalyLifecycle,
     ChannelSpec,
     DeviceLabels,
@@ -111,6 +112,16 @@ class DetectorBank:
             out += self._apply(name, detector.signals(kind, fresh))
         out += self._apply("quality", self._gap_signals(kind, _watermark(ordered)))
         return out
+
+    def train(self, kind: str, batch: Any) -> None:
+        """Learn from history (`gridmon replay`): baselines and windows update, no anomaly is emitted or left
+        open, so training on a past incident does not raise or close anything live."""
+        self.process(kind, batch)
+        for channel in self.lifecycle.channels.values():
+            channel.open.clear()
+            channel.active[:] = False
+            channel.cond[:] = False
+            channel.cond_since[:] = NEVER
 
     def _detectors(self) -> list[tuple[str, Any]]:
         return [

@@ -89,3 +89,13 @@ def test_false_alarm_label_makes_that_device_less_sensitive(make_bank) -> None: 
     assert not plain.label("no-such-id", "confirmed")
     later = [a for a in run(plain, iter(batches[30:])) if a.detector == "baseline" and a.version == 1]
     assert {a.device for a in later} == {"dev1"}  # the labelled device no longer alarms on the same bump
+
+
+def test_training_on_history_learns_baselines_without_raising(make_bank) -> None:  # type: ignore[no-untyped-def]
+    bank = make_bank(3)
+    for columns in pmu_seconds(3, 20, shape=sag_on(1, 5, 15)):
+        bank.train("pmu", columns)
+    assert not any(channel.open for channel in bank.lifecycle.channels.values())
+    assert (bank.baseline.state("va").count[:3] >= 600).all()
+    live = run(bank, pmu_seconds(3, 10, start_s=20))
+    assert not [a for a in live if a.detector != "quality"]  # the sag ended in history: nothing to close live
