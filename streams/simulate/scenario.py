@@ -151,7 +151,7 @@ SCENARIOS: dict[str, Scenario] = {
         "storm",
         "a storm front: most feeders trip within seconds, then stepped restoration",
         (
-            FaultSpec("stepped", 1, 200, 400, window=(0.1, 0.12), share=0.5),
+            FaultSpec("stepped", 1, 200, 400, window=(0.1, 0.12), share=0.25),
             FaultSpec("breaker_trip", 1, 150, 400, window=(0.1, 0.12), share=0.3),
             FaultSpec("recloser_trip", 2, 150, 400, window=(0.1, 0.13), share=0.3),
             FaultSpec("fuse_trip", 3, 100, 400, window=(0.1, 0.15), share=0.2),
@@ -171,20 +171,32 @@ def scenario_named(name: str) -> Scenario:
 
 @dataclass
 class _Claims:
-    """Elements already faulted, with when: two faults may share an element only at different times."""
+    """Elements already faulted, with when: two faults may share an element only at different times.
+
+    `below[a]` holds the spans of every claim strictly below element `a`, so that a wide fault can check its
+    whole subtree in one lookup.
+    """
 
     margin_ns: int
     spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    below: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def _overlaps(self, spans: Sequence[tuple[int, int]], start_ns: int, end_ns: int) -> bool:
+        margin = self.margin_ns
+        return any(
+            start_ns < busy_end + margin and busy_start < end_ns + margin for busy_start, busy_end in spans
+        )
 
     def free(self, elements: Sequence[str], start_ns: int, end_ns: int) -> bool:
-        for element in elements:
-            for busy_start, busy_end in self.spans.get(element, ()):
-                if start_ns < busy_end + self.margin_ns and busy_start < end_ns + self.margin_ns:
-                    return False
-        return True
+        return not any(self._overlaps(self.spans.get(element, ()), start_ns, end_ns) for element in elements)
 
-    def take(self, element: str, start_ns: int, end_ns: int) -> None:
+    def below_free(self, element: str, start_ns: int, end_ns: int) -> bool:
+        return not self._overlaps(self.below.get(element, ()), start_ns, end_ns)
+
+    def take(self, element: str, start_ns: int, end_ns: int, upstream: Sequence[str]) -> None:
         self.spans.setdefault(element, []).append((start_ns, end_ns))
+        for ancestor in upstream:
+            self.below.setdefault(ancestor, []).append((start_ns, end_ns))
 
 
 class FaultPlanner:
@@ -239,20 +251,11 @@ class FaultPlanner:
 
     def _below_free(self, device: str, start: int, end: int, subtree: bool) -> bool:
         """No fault already placed at that time strictly below `device`."""
-        if not subtree:
-            return True
-        for element, spans in self.claims.spans.items():
-            if (
-                element == device
-                or element.startswith("@")
-                or not any(
-                    start < e + self.claims.margin_ns and s < end + self.claims.margin_ns for s, e in spans
-                )
-            ):
-                continue
-            if device in self.topology.upstream(element):
-                return False
-        return True
+        return not subtree or self.claims.below_free(device, start, end)
+
+    def _take(self, element: str, start: int, end: int) -> None:
+        upstream = [] if element.startswith("@") else self.topology.upstream(element)
+        self.claims.take(element, start, end, upstream)
 
     def _next_id(self, kind: str) -> str:
         return f"gt-{len(self.faults) + 1:04d}-{kind}"
@@ -268,10 +271,11 @@ class FaultPlanner:
         count = spec.count
         if spec.share:
             count = max(count, round(spec.share * len(self._candidates(_DEVICE_KINDS.get(spec.kind, ())))))
-        for _ in range(count):
-            placed = any(_PLACERS[spec.kind](self, spec) for _attempt in range(4))
-            if not placed:
-                self.skipped.append(f"{spec.kind}: no free element of the right kind in this model")
+        placed = sum(any(_PLACERS[spec.kind](self, spec) for _attempt in range(4)) for _ in range(count))
+        if placed < count:
+            self.skipped.append(
+                f"{spec.kind}: placed {placed} of {count}; no free element of the right kind left"
+            )
 
     # -- outages ------------------------------------------------------------------------------------------------
     def _outage_truth(
@@ -316,7 +320,7 @@ class FaultPlanner:
         reason: Literal["trip", "momentary"] = "momentary" if kind == "momentary" else "trip"
         detail = _OUTAGE_DETAIL[kind]
         truth = self._outage_truth(kind, device, start, end, scope, detail)
-        self.claims.take(device, start, end)
+        self._take(device, start, end)
         self.faults.append(Fault(truth, (Opening(device, start, end, reason),)))
         return True
 
@@ -355,7 +359,7 @@ class FaultPlanner:
                 parent=outer_truth.id,
             )
             self.faults.append(Fault(inner_truth, (Opening(inner, start, end),)))
-            self.claims.take(outer, start, end)
+            self._take(outer, start, end)
             return True
         return False
 
@@ -369,7 +373,7 @@ class FaultPlanner:
             if not self._below_free(head, start, end, True):
                 continue
             self.faults.append(self._stepped_fault(head, chain, start, end))
-            self.claims.take(head, start, end)
+            self._take(head, start, end)
             return True
         return False
 
@@ -416,7 +420,7 @@ class FaultPlanner:
         sag = spec.kind == "voltage_sag"
         factor = float(self.rng.uniform(0.7, 0.88) if sag else self.rng.uniform(1.1, 1.18))
         truth = self._truth(spec.kind, device, start, end, f"voltage at {factor:.2f} pu below {device}")  # type: ignore[arg-type]
-        self.claims.take(device, start, end)
+        self._take(device, start, end)
         self.faults.append(Fault(truth, magnitude=factor))
         return True
 
@@ -448,7 +452,7 @@ class FaultPlanner:
                 f"{1 / period:.2f} Hz mode, ±{amplitude:.3f} Hz at {pmu.gateway}",
             )
             fault = Fault(truth, magnitude=amplitude, period_s=period, targets=gateway_pmus)
-        self.claims.take("@" + pmu.gateway, start, end)
+        self._take("@" + pmu.gateway, start, end)
         self.faults.append(fault)
         return True
 
@@ -463,7 +467,7 @@ class FaultPlanner:
             if self.claims.free([site.id, site.location, *self.topology.upstream(site.location)], start, end):
                 magnitude, detail = _sensor_magnitude(spec.kind, self.rng)
                 truth = self._truth(spec.kind, site.id, start, end, detail, location=site.location)  # type: ignore[arg-type]
-                self.claims.take(site.id, start, end)
+                self._take(site.id, start, end)
                 self.faults.append(Fault(truth, magnitude=magnitude, targets=(site.id,)))
                 return True
         return False
@@ -478,7 +482,7 @@ class FaultPlanner:
             site = sites[position]
             if self.claims.free([site.id], start, end):
                 truth = self._truth("data_gap", site.id, start, end, "no readings", location=site.location)
-                self.claims.take(site.id, start, end)
+                self._take(site.id, start, end)
                 self.faults.append(Fault(truth, targets=(site.id,)))
                 return True
         return False
@@ -490,7 +494,7 @@ class FaultPlanner:
             return False
         factor = float(self.rng.uniform(0.02, 0.1))
         truth = self._truth("meter_tamper", meter, start, end, f"tamper event; consumption at {factor:.0%}")
-        self.claims.take(meter, start, end)
+        self._take(meter, start, end)
         self.faults.append(Fault(truth, magnitude=factor))
         return True
 
