@@ -89,8 +89,10 @@ def default_start_ns(duration_s: float, speed: float | None) -> int:
 def load_model(size: str, seed: int) -> Any:
     """A generated model for small|medium|large, else a saved (or importable) model file."""
     if size in SIZES:
-        from gridmon.grid.generate import generate
-
+        try:
+            from gridmon.grid.generate import generate
+        except ImportError as exc:
+            raise GridModelError(f"the grid model package is not available ({exc}); reinstall gridmon") from None
         return generate(size, seed=seed)
     path = Path(size)
     if not path.exists():
