@@ -1,4 +1,4 @@
-"""Shared fixtures: one real embedded broker per test session, unique topic names per test."""
+"""Shared fixtures: one real embedded broker and one embedded ClickHouse per session; unique names per test."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
         yield running
 
 
+@pytest.fixture(scope="session")
+def session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data dir per test session: chdb can open only one data path per process."""
+    return tmp_path_factory.mktemp("gridmon")
+
+
 @pytest.fixture
 def topic_prefix() -> str:
     """A prefix that makes every catalog topic unique to the test."""
@@ -28,10 +34,20 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, broker: EmbeddedBroker, topic_prefix: str) -> Settings:
+def clickhouse_database() -> str:
+    """A database of its own for each test, inside the session's one embedded ClickHouse."""
+    return f"test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def settings(
+    session_data_dir: Path, broker: EmbeddedBroker, topic_prefix: str, clickhouse_database: str
+) -> Settings:
+    """Settings for a test: the session broker and chdb, unique topics and a unique database."""
     return load_settings(
         kafka_bootstrap=broker.bootstrap,
-        data_dir=tmp_path / "gridmon",
+        data_dir=session_data_dir,
         topic_prefix=topic_prefix,
         partitions=2,
+        clickhouse_database=clickhouse_database,
     )
