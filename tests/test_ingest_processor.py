@@ -107,3 +107,14 @@ def test_every_reading_is_accounted_for() -> None:
     batch = process(*good, *bad)
     assert batch.accepted == 50 * 20 + 1
     assert len(batch.dead_letters) == 3
+
+
+def test_duplicate_inside_one_batch_keeps_the_first_and_later_redelivery_is_not_a_duplicate() -> None:
+    processor = IngestProcessor("meter", load_settings(), SetRegistry(["m-1"]))
+    gasp = orjson.dumps({"readings": [{"device": "m-1", "ts": NOW, "event": "last_gasp"}]})
+    first = RawMessage("grid.meter", 0, 10, gasp)
+    repeat = RawMessage("grid.meter", 0, 11, gasp)
+    batch = processor.process([first, repeat], now_ns=NOW)
+    assert batch.accepted == 1 and [(d.reason, d.offset) for d in batch.dead_letters] == [("duplicate", 11)]
+    again = processor.process([first], now_ns=NOW)
+    assert again.accepted == 1 and not again.dead_letters
