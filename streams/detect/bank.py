@@ -31,6 +31,7 @@ from gridmon.records import Anomaly
 
 Label = Literal["false_alarm", "confirmed"]
 SNAPSHOT_VERSION = 1
+PMU_DATA_INVALID = 0x8000
 MAX_THRESHOLD_SCALE = 4.0
 MAX_MIN_ON_SCALE = 16.0
 
@@ -107,9 +108,10 @@ class DetectorBank:
         picked |= {"_stale": stale, "_disordered": disordered}
         ordered = sort_batch(device_idx[rows], picked["ts"], picked)
         out = self._apply("quality", self.quality.out_of_order(kind, ordered, ordered.columns["_disordered"]))
-        fresh = ordered.select(~ordered.columns["_stale"])  # older than state already moved past
+        fresh = ordered.select(~ordered.columns["_stale"] & _measured(ordered))
         for name, detector in self._detectors():
             out += self._apply(name, detector.signals(kind, fresh))
+        self.quality.remember(kind, ordered.select(~ordered.columns["_stale"]))
         out += self._apply("quality", self._gap_signals(kind, _watermark(ordered)))
         return out
 
@@ -227,6 +229,15 @@ class DetectorBank:
         self.lifecycle.recent.clear()
         for ident, detector, metric, dev in snapshot.recent:
             self.lifecycle.recent[ident] = (detector, metric, dev)
+
+
+def _measured(batch: Batch) -> np.ndarray:
+    """Rows that are measurements: not stale, and (PMU) without C37.118 STAT bit 15 "data invalid", which a
+    PMU sets when its location has no voltage; those rows still count as received for the gap check."""
+    status = batch.columns.get("status")
+    if status is None:
+        return np.ones(len(batch), dtype=bool)
+    return (np.asarray(status, dtype=np.int64) & PMU_DATA_INVALID) == 0
 
 
 def _watermark(batch: Batch) -> int:

@@ -93,7 +93,6 @@ class QualityDetector:
                 yield self.spec(f"{column}_jump"), self._jump(state, column, batch, max_step)
         if "sent_ns" in batch.columns:
             yield self.spec("clock_skew"), self._clock(kind, batch)
-        self._remember(state, batch)
 
     def gaps(self, kind: str, now_ns: int) -> Signal:
         """Every known device of `kind`: silent for more than its usual interval × `gap_intervals`?"""
@@ -149,7 +148,9 @@ class QualityDetector:
         return Signal(batch.device_idx, batch.ts, batch.group_start, np.where(bad, WARNING, 0).astype(np.int8),
                       known & ~bad, np.abs(skew_s), skew_s)  # fmt: skip
 
-    def _remember(self, state: KindState, batch: Batch) -> None:
+    def remember(self, kind: str, batch: Batch) -> None:
+        """Note what each device sent (newest time, usual interval): also frames that carry no measurement."""
+        state = self.kind_state(kind)
         if not len(batch):
             return
         last = np.flatnonzero(group_last(batch.group_start))

@@ -99,3 +99,15 @@ def test_training_on_history_learns_baselines_without_raising(make_bank) -> None
     assert (bank.baseline.state("va").count[:3] >= 600).all()
     live = run(bank, pmu_seconds(3, 10, start_s=20))
     assert not [a for a in live if a.detector != "quality"]  # the sag ended in history: nothing to close live
+
+
+def test_pmu_frames_flagged_data_invalid_are_not_measurements(make_bank) -> None:  # type: ignore[no-untyped-def]
+    def dark(columns, t):  # type: ignore[no-untyped-def]
+        columns["status"] = np.zeros(len(t), dtype=np.int64)
+        hit = (columns["device_idx"] == 1) & (t >= 10) & (t < 20)
+        for phase in ("va", "vb", "vc"):
+            columns[phase][hit] = 0.0
+        columns["status"][hit] = 0x8000  # its location lost voltage: the outage correlator's business
+
+    anomalies = run(make_bank(3), pmu_seconds(3, 30, shape=dark))
+    assert [(a.device, a.metric) for a in anomalies] == []
