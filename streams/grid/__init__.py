@@ -1,0 +1,18 @@
+"""The grid model (devices, zones, lookups) and its importers: OpenDSS, CIM, and generated feeders.
+
+`GridModel.load(path)` reads a saved model; `default_model_path(settings)` is where the CLI keeps it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gridmon.grid.model import PROTECTIVE_KINDS, Device, DeviceKind, GridModel, Tie
+from gridmon.settings import Settings
+
+__all__ = ["PROTECTIVE_KINDS", "Device", "DeviceKind", "GridModel", "Tie", "default_model_path"]
+
+
+def default_model_path(settings: Settings) -> Path:
+    """Where `gridmon grid import|generate` write the model and workers read it: `<data_dir>/grid.model`."""
+    return settings.data_dir / "grid.model"
