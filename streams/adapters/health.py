@@ -30,6 +30,7 @@ class AdapterHealth(msgspec.Struct, kw_only=True):
     delivery_failures: int = 0
     dead_letters: dict[str, int] = {}
     clock_jumps: int = 0
+    unresponsive: list[str] = []  # polled devices that did not answer the last poll (Modbus units)
     last_event_ns: int | None = None
     last_error: str = ""
     updated_ns: int = 0

@@ -45,22 +45,44 @@ class MqttMapping(msgspec.Struct, forbid_unknown_fields=True):
     topics: list[MqttTopicMapping] = []
 
 
+ModbusTable = Literal["coil", "discrete_input", "input_register", "holding_register"]
+ModbusQuantity = Literal["breaker", "voltage_v", "current_a", "temperature_c", "thd_pct"]
+BIT_TABLES: frozenset[str] = frozenset({"coil", "discrete_input"})
+
+
 class ModbusPoint(msgspec.Struct, forbid_unknown_fields=True):
-    """A Modbus point: coils/discrete inputs are breaker states, registers are scaled sensor quantities."""
+    """A Modbus point: coils/discrete inputs are breaker states, registers are scaled sensor quantities.
+
+    A register value is `decoded × scale + offset`; decoded values listed in `invalid` (a device's "no value"
+    sentinel such as 65535) are dead-lettered, never published.
+    """
 
     device: DeviceName
-    table: Literal["coil", "discrete_input", "input_register", "holding_register"]
-    address: int
-    quantity: Literal["breaker", "voltage_v", "current_a", "temperature_c", "thd_pct"] = "breaker"
+    table: ModbusTable
+    address: Annotated[int, msgspec.Meta(ge=0, le=65535)]
+    quantity: ModbusQuantity = "breaker"
+    data_type: Literal["uint16", "int16", "uint32", "int32", "float32"] = "uint16"
+    word_order: Literal["big", "little"] = "big"  # which register holds the high word of 32-bit values
     scale: float = 1.0
     offset: float = 0.0
-    signed: bool = False
+    invalid: list[float] = []
     closed_when: bool = True  # the bit value that means "breaker closed"
+    point: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "status"  # ScadaReading.point
+    unit: Annotated[int, msgspec.Meta(ge=0, le=255)] | None = None  # default: the table's `unit`
+
+    def __post_init__(self) -> None:
+        bits = self.table in BIT_TABLES
+        if bits != (self.quantity == "breaker"):
+            raise ValueError(
+                f"{self.device} {self.table} {self.address}: coils/discrete inputs are `breaker` points, "
+                f"registers need a sensor quantity (voltage_v, current_a, temperature_c, thd_pct)"
+            )
 
 
 class ModbusMapping(msgspec.Struct, forbid_unknown_fields=True):
-    source: str = "modbus"
-    unit: int = 1
+    source: str = "modbus"  # key of multi-device envelopes
+    unit: Annotated[int, msgspec.Meta(ge=0, le=255)] = 1  # Modbus unit (slave) id of points without one
+    report_initial: bool = True  # publish each breaker's state at the first poll, not only its changes
     points: list[ModbusPoint] = []
 
 

@@ -1,4 +1,4 @@
-"""`gridmon adapt …`: run a field protocol adapter (c37118, mqtt), a simulated PDC, or show adapter health.
+"""`gridmon adapt …`: run a field protocol adapter (c37118, mqtt, modbus), a simulator, or show adapter health.
 
 Adapters publish to the gridmon input topics of the configured Kafka (or a running `gridmon broker`) and
 write their health to `<data dir>/adapters/<name>.json` every second.
@@ -27,7 +27,8 @@ from gridmon.adapters.health import read_health
 from gridmon.errors import ConfigError
 
 adapt_app = typer.Typer(
-    help="Field protocol adapters: C37.118 PDCs, MQTT head-ends → gridmon topics.", no_args_is_help=True
+    help="Field protocol adapters: C37.118 PDCs, MQTT head-ends, Modbus RTUs → gridmon topics.",
+    no_args_is_help=True,
 )
 console = Console()
 MAPPING_HELP = "mapping file (TOML): protocol points → grid-model devices; see docs/adapters.md"
@@ -100,6 +101,54 @@ def mqtt(
     _serve(MqttAdapter(MqttSettings(), table), name, kinds)
 
 
+@adapt_app.command("modbus")
+def modbus(
+    host: str = typer.Option(..., help="Modbus TCP device or gateway host"),
+    port: int = typer.Option(502, help="Modbus TCP port"),
+    mapping: Path = typer.Option(..., exists=True, dir_okay=False, help=MAPPING_HELP),
+    interval: float = typer.Option(1.0, min=0.05, help="seconds between polls"),
+    timeout: float = typer.Option(
+        1.0, min=0.05, help="seconds before an unanswered request marks a unit silent"
+    ),
+    name: str = typer.Option("modbus", help="adapter name (health file name)"),
+) -> None:
+    """Modbus TCP polling: coils/discrete inputs → grid.scada (on change), registers → grid.sensor."""
+    import logging
+
+    from gridmon.adapters.modbus.poller import ModbusAdapter, ModbusOptions
+
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # timeouts are reported in health instead
+    table = load_mapping(mapping).modbus
+    if not table.points:
+        raise ConfigError(
+            f"{mapping} has no [[modbus.points]]: add the points to poll (see docs/adapters.md)"
+        )
+    options = ModbusOptions(host, port, poll_interval_s=interval, timeout_s=timeout)
+    _serve(ModbusAdapter(options, table), name, ["scada", "sensor"])
+
+
+@adapt_app.command("simulate-modbus")
+def simulate_modbus(
+    port: int = typer.Option(5020, help="TCP port on 127.0.0.1"),
+    units: int = typer.Option(1, min=1, max=247, help="Modbus units 1..N, 64 points of each table"),
+) -> None:
+    """A simulated Modbus TCP outstation on loopback, every point 0 (for trying the modbus adapter)."""
+    from gridmon.adapters.modbus.simulator import ModbusSimulator
+
+    async def serve() -> None:
+        simulator = await ModbusSimulator(units=range(1, units + 1), port=port).start()
+        console.print(
+            f"simulated Modbus outstation (units 1..{units}) on 127.0.0.1:{simulator.port}; Ctrl-C stops"
+        )
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await simulator.stop()
+
+    asyncio.run(serve())
+
+
 @adapt_app.command("simulate-pdc")
 def simulate_pdc(
     pmus: int = typer.Option(8, min=1, max=2000, help="PMUs in the stream (IDCODEs 101, 102, …)"),
@@ -131,7 +180,9 @@ def status() -> None:
     directory = load_settings().data_dir / "adapters"
     records = read_health(directory) if directory.exists() else []
     if not records:
-        console.print(f"no adapter health in {directory}: start one with `gridmon adapt c37118|mqtt …`")
+        console.print(
+            f"no adapter health in {directory}: start one with `gridmon adapt c37118|mqtt|modbus …`"
+        )
         return
     table = Table(
         "adapter",
@@ -150,9 +201,16 @@ def status() -> None:
         table.add_row(
             str(record["adapter"]), str(record["endpoint"]), str(record["state"]),
             str(record["readings_published"]), str(record["dead_letters"] or "-"), str(record["reconnects"]),
-            "-" if lag is None else f"{float(str(lag)):.1f}", f"{age:.0f}s ago", str(record["last_error"])[:60],
+            "-" if lag is None else f"{float(str(lag)):.1f}", f"{age:.0f}s ago", _problem(record)[:80],
         )  # fmt: skip
     console.print(table)
+
+
+def _problem(record: dict[str, object]) -> str:
+    """Devices not answering come first: they matter more than the last error of a session."""
+    silent = record.get("unresponsive") or []
+    prefix = f"not answering: {'; '.join(map(str, silent))}. " if isinstance(silent, list) and silent else ""
+    return prefix + str(record["last_error"])
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,1 @@
+"""Modbus TCP polling: coils/discrete inputs → breaker state changes, registers → scaled sensor readings."""
