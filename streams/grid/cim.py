@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gridmon.errors import GridModelError
 from gridmon.grid.model import Device, DeviceKind, GridModel, Tie
+from gridmon.grid.sources import Network
 from gridmon.grid.validate import Report, Severity, validate
 
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
@@ -67,31 +68,19 @@ class _Object:
             return None
 
 
-@dataclass
-class CimImport:
-    """What an import produced: the model (None when there were errors) and every finding."""
-
-    devices: list[Device]
-    ties: list[Tie]
-    report: Report
-    model: GridModel | None = None
-
-
-def read_cim(path: str | Path) -> CimImport:
+def read_cim(path: str | Path) -> Network:
     """Parse and walk a CIM file into devices and ties, with findings; never raises for a bad network."""
     objects = _parse(Path(path))
     walker = _Walker(objects)
     walker.walk()
     report = validate(walker.devices, walker.ties)
     report.extend(walker.report.findings)
-    return CimImport(walker.devices, walker.ties, report)
+    return Network(walker.devices, walker.ties, report)
 
 
 def import_cim(path: str | Path) -> GridModel:
     """A GridModel from a CIM RDF/XML file; GridModelError with the findings when it is not a radial network."""
-    result = read_cim(path)
-    result.report.raise_for_errors(str(path))
-    return GridModel.from_devices(result.devices, result.ties)
+    return read_cim(path).build(str(path))
 
 
 def _parse(path: Path) -> dict[str, _Object]:
