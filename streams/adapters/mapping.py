@@ -86,10 +86,32 @@ class ModbusMapping(msgspec.Struct, forbid_unknown_fields=True):
     points: list[ModbusPoint] = []
 
 
+OpenFmbProfile = Literal[
+    "MeterReadingProfile",
+    "SwitchStatusProfile",
+    "SwitchEventProfile",
+    "RecloserStatusProfile",
+    "RecloserEventProfile",
+    "BreakerStatusProfile",
+    "BreakerEventProfile",
+]
+OPENFMB_PROFILES: tuple[OpenFmbProfile, ...] = OpenFmbProfile.__args__  # type: ignore[attr-defined]
+
+
+class OpenFmbMapping(msgspec.Struct, forbid_unknown_fields=True):
+    """OpenFMB equipment (the profile's conducting-equipment mRID) → grid-model device, and what to subscribe."""
+
+    source: str = "openfmb"  # key of multi-device envelopes
+    subject_prefix: str = "openfmb"  # subjects are <prefix>.<module>.<Profile>.<mRID>
+    profiles: list[OpenFmbProfile] = msgspec.field(default_factory=lambda: list(OPENFMB_PROFILES))
+    devices: dict[str, DeviceName] = {}
+
+
 class MappingFile(msgspec.Struct, forbid_unknown_fields=True):
     c37118: C37118Mapping = msgspec.field(default_factory=C37118Mapping)
     mqtt: MqttMapping = msgspec.field(default_factory=MqttMapping)
     modbus: ModbusMapping = msgspec.field(default_factory=ModbusMapping)
+    openfmb: OpenFmbMapping = msgspec.field(default_factory=OpenFmbMapping)
 
 
 def load_mapping(path: Path) -> MappingFile:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,10 +18,11 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridmon.adapters.base import FieldAdapter
+from gridmon.adapters.batching import PendingReadings
 from gridmon.adapters.mapping import MqttMapping, MqttTopicMapping
 from gridmon.adapters.publisher import EnvelopePublisher, adapter_dead_letter
 from gridmon.errors import AdapterError
-from gridmon.records import READING_TYPES, DeadLetterReason, Kind
+from gridmon.records import READING_TYPES, DeadLetterReason
 
 
 class MqttSettings(BaseSettings):
@@ -136,11 +136,8 @@ class MqttAdapter(FieldAdapter):
         self.settings = settings
         self.mapping = mapping
         self.routes = [TopicRoute.compile(entry) for entry in mapping.topics]
-        self.batch_size = batch_size
-        self.max_batch_delay_s = max_batch_delay_s
+        self._pending = PendingReadings(mapping.source, batch_size, max_batch_delay_s)
         self._client: Any = None
-        self._pending: dict[Kind, list[Any]] = {}
-        self._pending_since = 0.0
         self._sequence = 0
 
     def _make_client(self) -> Any:
@@ -186,27 +183,16 @@ class MqttAdapter(FieldAdapter):
         try:
             while True:
                 try:
-                    message = await asyncio.wait_for(anext(messages), self._wait_s())
+                    message = await asyncio.wait_for(anext(messages), self._pending.wait_s())
                     self._accept(str(message.topic), bytes(message.payload or b""), publisher)
                 except TimeoutError:
                     pass
                 except aiomqtt.MqttError as exc:
                     raise AdapterError(f"MQTT broker {self.endpoint} dropped the connection: {exc}") from exc
-                if self._batch_due():
+                if self._pending.due():
                     self._flush(publisher)
         finally:
             self._flush(publisher)
-
-    def _wait_s(self) -> float:
-        if not self._pending:
-            return 3600.0
-        return max(0.001, self._pending_since + self.max_batch_delay_s - time.monotonic())
-
-    def _batch_due(self) -> bool:
-        count = sum(len(readings) for readings in self._pending.values())
-        return count >= self.batch_size or (
-            count > 0 and time.monotonic() - self._pending_since >= self.max_batch_delay_s
-        )
 
     def _accept(self, topic: str, payload: bytes, publisher: EnvelopePublisher) -> None:
         self._sequence += 1
@@ -223,9 +209,7 @@ class MqttAdapter(FieldAdapter):
                 )
                 publisher.dead_letter(letter)
                 return
-            if not self._pending:
-                self._pending_since = time.monotonic()
-            self._pending.setdefault(route.entry.kind, []).extend(readings)
+            self._pending.add(route.entry.kind, readings)
             return
         detail = f"topic {topic!r} matches no [[mqtt.topics]] pattern of the mapping file"
         publisher.dead_letter(
@@ -233,16 +217,5 @@ class MqttAdapter(FieldAdapter):
         )
 
     def _flush(self, publisher: EnvelopePublisher) -> None:
-        pending, self._pending = self._pending, {}
-        for kind, readings in pending.items():
-            devices = {reading.device for reading in readings}
-            key = next(iter(devices)) if len(devices) == 1 else self.mapping.source
-            publisher.publish(kind, readings, key, self.mapping.source)
-            newest = max(_ts_ns(reading.ts) for reading in readings)
-            last = publisher.health.last_event_ns
-            publisher.health.last_event_ns = newest if last is None else max(last, newest)
+        self._pending.flush(publisher)
         publisher.health.frames = self._sequence
-
-
-def _ts_ns(ts: Any) -> int:
-    return ts if isinstance(ts, int) else int(ts.timestamp() * 1e9)

@@ -1,4 +1,4 @@
-"""`gridmon adapt …`: run a field protocol adapter (c37118, mqtt, modbus), a simulator, or show adapter health.
+"""`gridmon adapt …`: run a field protocol adapter (c37118, mqtt, modbus, openfmb), a simulator, or show adapter health.
 
 Adapters publish to the gridmon input topics of the configured Kafka (or a running `gridmon broker`) and
 write their health to `<data dir>/adapters/<name>.json` every second.
@@ -27,7 +27,7 @@ from gridmon.adapters.health import read_health
 from gridmon.errors import ConfigError
 
 adapt_app = typer.Typer(
-    help="Field protocol adapters: C37.118 PDCs, MQTT head-ends, Modbus RTUs → gridmon topics.",
+    help="Field protocol adapters: C37.118 PDCs, MQTT head-ends, Modbus RTUs, OpenFMB over NATS → gridmon topics.",
     no_args_is_help=True,
 )
 console = Console()
@@ -149,6 +149,22 @@ def simulate_modbus(
     asyncio.run(serve())
 
 
+@adapt_app.command("openfmb")
+def openfmb(
+    mapping: Path = typer.Option(..., exists=True, dir_okay=False, help=MAPPING_HELP),
+    name: str = typer.Option("openfmb", help="adapter name (health file name)"),
+) -> None:
+    """OpenFMB 2.2 over NATS (server from GRIDMON_NATS_URL/USER/PASSWORD/TOKEN/TLS_CA) → grid.meter/scada."""
+    from gridmon.adapters.openfmb.client import NatsSettings, OpenFmbAdapter
+
+    table = load_mapping(mapping).openfmb
+    if not table.devices:
+        raise ConfigError(
+            f"{mapping} has no [openfmb.devices]: map equipment mRIDs to devices (see docs/adapters.md)"
+        )
+    _serve(OpenFmbAdapter(NatsSettings(), table), name, ["meter", "scada"])
+
+
 @adapt_app.command("simulate-pdc")
 def simulate_pdc(
     pmus: int = typer.Option(8, min=1, max=2000, help="PMUs in the stream (IDCODEs 101, 102, …)"),
@@ -181,7 +197,7 @@ def status() -> None:
     records = read_health(directory) if directory.exists() else []
     if not records:
         console.print(
-            f"no adapter health in {directory}: start one with `gridmon adapt c37118|mqtt|modbus …`"
+            f"no adapter health in {directory}: start one with `gridmon adapt c37118|mqtt|modbus|openfmb …`"
         )
         return
     table = Table(

