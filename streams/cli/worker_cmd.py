@@ -1,0 +1,46 @@
+"""`gridmon worker`: run one pipeline worker (Faust) until stopped; start several to scale out."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+from rich.console import Console
+
+from gridmon.pipeline.assembly import assemble_components, load_model
+from gridmon.pipeline.runner import build_pipeline, prepare_topics, running
+from gridmon.settings import load_settings
+from gridmon.store.client import connect
+
+console = Console()
+
+
+def worker(
+    web_port: int = typer.Option(None, help="Faust web port (distinct per worker); default GRIDMON_WEB_PORT"),
+    model_path: str = typer.Option(None, "--model", help="grid model file; default <data dir>/grid.model"),
+) -> None:
+    """Consume the input topics and run ingest, detection and outage correlation until Ctrl-C."""
+    settings = load_settings()
+    from gridmon.kafka.embedded import kafka_bootstrap
+
+    with kafka_bootstrap(settings) as bootstrap:
+        prepare_topics(settings, bootstrap)
+        client = connect(settings)
+        components = assemble_components(load_model(settings, model_path))
+        pipeline = build_pipeline(settings, bootstrap, client, components, web_port=web_port)
+        console.print(f"worker consuming from {bootstrap} (Ctrl-C stops)")
+        asyncio.run(_run_forever(pipeline))
+
+
+async def _run_forever(pipeline: object) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running(pipeline):  # type: ignore[arg-type]
+        await stop.wait()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("worker")(worker)

@@ -1,0 +1,129 @@
+"""Build the whole pipeline for one worker and run it in this process (demo, tests, benchmarks, `gridmon worker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from gridmon.app import create_app
+from gridmon.ingest import IngestProcessor
+from gridmon.ingest.validate import DeviceRegistry
+from gridmon.kafka.admin import apply_topics
+from gridmon.kafka.catalog import load_catalog
+from gridmon.kafka.clients import make_admin, make_consumer
+from gridmon.pipeline.outputs import OutputPublisher
+from gridmon.pipeline.progress import end_offsets
+from gridmon.pipeline.stages import (
+    AnomalyDetector,
+    IngestStage,
+    OutageCorrelator,
+    OutageRouter,
+    OutageStage,
+    Outputs,
+)
+from gridmon.pipeline.writer import ClickHouseWriter
+from gridmon.records import KINDS
+from gridmon.settings import Settings
+
+log = logging.getLogger(__name__)
+INPUT_TOPICS = tuple(f"grid.{kind}" for kind in KINDS)
+
+
+@dataclass
+class Components:
+    """The replaceable parts of the pipeline: the grid model's registry, detectors, outage correlation."""
+
+    registry: DeviceRegistry
+    detector: AnomalyDetector | None = None
+    router: OutageRouter | None = None
+    correlator: OutageCorrelator | None = None
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    bootstrap: str
+    app: faust.App
+    ingest: dict[str, IngestStage]
+    outages: OutageStage | None
+    publisher: OutputPublisher
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def stages(self) -> list[IngestStage | OutageStage]:
+        return [*self.ingest.values(), *([self.outages] if self.outages else [])]
+
+    async def wait_caught_up(self, timeout_s: float = 300.0) -> None:
+        """Wait until every message now in the input topics, then every routed outage event, is processed."""
+        await self._wait_for([self.settings.topic(t) for t in INPUT_TOPICS], self.ingest.values(), timeout_s)
+        if self.outages is not None:
+            topic = self.settings.topic("gridmon.outage-events")
+            await self._wait_for([topic], [self.outages], timeout_s)
+
+    async def _wait_for(self, topics: Sequence[str], stages: Any, timeout_s: float) -> None:
+        consumer = make_consumer(self.settings, self.bootstrap, group_id="gridmon-progress-probe")
+        try:
+            ends = await asyncio.to_thread(end_offsets, consumer, topics)
+        finally:
+            consumer.close()
+        for stage in stages:
+            stage_ends = {tp: end for tp, end in ends.items() if tp[0] in stage_topics(self.settings, stage)}
+            await stage.progress.wait_caught_up(stage_ends, timeout_s)
+
+
+def stage_topics(settings: Settings, stage: IngestStage | OutageStage) -> set[str]:
+    if isinstance(stage, IngestStage):
+        return {settings.topic(f"grid.{stage.kind}")}
+    return {settings.topic("gridmon.outage-events")}
+
+
+def prepare_topics(settings: Settings, bootstrap: str) -> None:
+    apply_topics(make_admin(settings, bootstrap), settings, list(load_catalog().values()))
+
+
+def build_pipeline(
+    settings: Settings,
+    bootstrap: str,
+    client: Any,
+    components: Components,
+    *,
+    kinds: Sequence[str] = KINDS,
+    app_id: str = "gridmon",
+    web_port: int | None = None,
+    batch_max_messages: int = 2000,
+) -> Pipeline:
+    publisher = OutputPublisher(settings, bootstrap)
+    outputs = Outputs(ClickHouseWriter(client), publisher)
+    ingest = {
+        kind: IngestStage(
+            kind,
+            IngestProcessor(kind, settings, components.registry),
+            outputs,
+            detector=components.detector,
+            router=components.router,
+        )
+        for kind in kinds
+    }
+    outage_stage = OutageStage(components.correlator, outputs) if components.correlator else None
+    handlers: dict[str, Any] = {f"grid.{kind}": stage for kind, stage in ingest.items()}
+    if outage_stage is not None:
+        handlers["gridmon.outage-events"] = outage_stage
+    app = create_app(
+        settings, bootstrap, handlers, app_id=app_id, web_port=web_port, batch_max_messages=batch_max_messages
+    )
+    return Pipeline(settings, bootstrap, app, ingest, outage_stage, publisher)
+
+
+@contextlib.asynccontextmanager
+async def running(pipeline: Pipeline) -> AsyncIterator[Pipeline]:
+    """Start the Faust app in this event loop; stop it (after in-flight batches) on exit."""
+    await pipeline.app.start()
+    try:
+        yield pipeline
+    finally:
+        await pipeline.app.stop()
