@@ -1,0 +1,29 @@
+"""Tuning of outage correlation: windows, evidence thresholds, lifecycle and rate limits (event-time seconds).
+
+The defaults suit AMI last gasps that arrive within seconds with 10–30 % lost; every value is documented here.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class CorrelatorConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """How the correlator groups evidence and when it speaks."""
+
+    last_gasp_window_s: float = 5.0  # gasps of one fault arrive together; locate after this long
+    allowed_lateness_s: float = 2.0  # watermark = newest event time − this
+    min_dark_fraction: float = 0.3  # share of a device's meters that must be dark (70–90 % of gasps arrive)
+    min_dark_meters: int = 2  # a device with several meters needs at least this many dark to be blamed
+    branch_min_meters: int = 3  # a branch this big with (almost) no dark meter proves its parent is closed
+    branch_dark_fraction: float = 0.1
+    merge_window_s: float = 20.0  # a wider explanation within this of an open outage grows it; later, nests
+    momentary_max_s: float = 300.0  # IEEE 1366: shorter interruptions are momentary (MAIFI)
+    scada_hold_s: float = 30.0  # a trip without lockout may reclose: wait this long before raising it
+    confirm_after_s: float = 60.0  # an AMI-only outage still dark after this is confirmed
+    confirm_min_meters: int = 3  # ... or at once with this many dark meters
+    restore_settle_s: float = 60.0  # every gasping meter is back and nothing changed for this long: restored
+    update_interval_s: float = 1.0  # at most one update per outage per this much event time (storm mode)
+    retain_s: float = 3600.0  # how long restored outages and per-meter state stay in memory
+    at_risk_window_s: float = 6 * 3600.0
+    at_risk_count: int = 3  # this many momentaries / trips / sags on one device in the window: at risk

@@ -1,0 +1,469 @@
+"""The outage correlator: outage events by feeder in, outage state changes out (probable → … → restored).
+
+Event time with a watermark: last gasps wait a short window and are then located on the grid model; SCADA
+opens raise their device at once (after a possible reclose); restoration is followed meter by meter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+import numpy as np
+
+from gridmon.grid import GridModel
+from gridmon.outages.advice import isolation_advice
+from gridmon.outages.atrisk import AtRiskTracker
+from gridmon.outages.config import CorrelatorConfig
+from gridmon.outages.locate import locate
+from gridmon.outages.state import CorrelatorState, OpenOutage
+from gridmon.outages.topology import OutageTopology
+from gridmon.records import Anomaly, Outage
+
+SECOND = 1_000_000_000
+DARK_EVENTS = frozenset({"last_gasp", "ping_fail", "no_voltage"})
+ALIVE_EVENTS = frozenset({"power_restored", "ping_ok", "alive"})
+SCADA_OPEN = frozenset({"trip", "lockout", "open"})
+SCADA_CLOSE = frozenset({"close", "reclose"})
+FINAL = frozenset({"restored", "momentary"})
+
+
+class OutageCorrelator:
+    """Correlate outage events of the feeders this worker owns.
+
+    >>> correlator = OutageCorrelator(model)  # doctest: +SKIP
+    >>> outages = correlator.process(events)  # state changes only  # doctest: +SKIP
+    >>> outages += correlator.flush(until_ns)  # doctest: +SKIP
+    """
+
+    def __init__(self, model: GridModel, config: CorrelatorConfig | None = None) -> None:
+        self.model = model
+        self.config = config or CorrelatorConfig()
+        self.topology = OutageTopology(model)
+        self._cparent: list[int] = self.topology.candidate_parent.tolist()
+        self.state = CorrelatorState()
+        self.at_risk_tracker = AtRiskTracker(model, self.config)
+        self.unknown_devices = 0
+        self._advice_cache: dict[int, list[str]] = {}
+
+    # --- public interface -----------------------------------------------------------------------------------
+
+    def process(self, events: Sequence[msgspec.Struct]) -> list[Outage]:
+        """Apply events (any order); return the outage records that changed, coalesced per outage."""
+        if events:
+            devices = [e.device for e in events]  # type: ignore[attr-defined]
+            for event, index in zip(events, self.model.index_of(devices).tolist(), strict=True):
+                if index < 0:
+                    self.unknown_devices += 1
+                    continue
+                if event.ts > self.state.max_ts:  # type: ignore[attr-defined]
+                    self.state.max_ts = event.ts  # type: ignore[attr-defined]
+                    self._close_windows(force=False)  # locate before later news lands in the window
+                self._apply(event, index)
+        return self._advance(force=False)
+
+    def flush(self, until_ns: int) -> list[Outage]:
+        """Close every window and hold up to `until_ns` (end of a run) and emit every pending change."""
+        lateness = int(self.config.allowed_lateness_s * SECOND)
+        self.state.max_ts = max(self.state.max_ts, until_ns + lateness)
+        return self._advance(force=True)
+
+    def active_outage_for(self, device_id: str) -> str | None:
+        """The id of the innermost open outage whose area holds `device_id` (None if it has power)."""
+        if device_id not in self.model:
+            return None
+        outage = self._covering(self.model.position(device_id))
+        return outage.id if outage is not None else None
+
+    def open_outages(self) -> list[Outage]:
+        return [self._record(o) for o in self.state.outages.values() if o.state not in FINAL]
+
+    def at_risk(self) -> list[Anomaly]:
+        """At-risk warnings raised since the last call (repeated momentaries, trips or sags on one device)."""
+        return self.at_risk_tracker.drain()
+
+    def snapshot(self) -> bytes:
+        self.state.at_risk = self.at_risk_tracker.state
+        return msgspec.msgpack.encode(self.state)
+
+    def restore(self, blob: bytes) -> None:
+        """Resume from `snapshot()`: open outages continue with their ids and versions, not re-raised."""
+        self.state = msgspec.msgpack.decode(blob, type=CorrelatorState)
+        self.at_risk_tracker.state = self.state.at_risk
+
+    # --- events -----------------------------------------------------------------------------------------------
+
+    def _apply(self, event: msgspec.Struct, index: int) -> None:
+        name: str = event.event  # type: ignore[attr-defined]
+        ts: int = event.ts  # type: ignore[attr-defined]
+        source: str = event.source  # type: ignore[attr-defined]
+        if name in DARK_EVENTS:
+            self._dark(index, ts)
+        elif name in ALIVE_EVENTS:
+            self._alive(index, ts)
+        elif name in SCADA_OPEN:
+            self._scada_open(index, ts, name)
+        elif name in SCADA_CLOSE:
+            self._scada_close(index, ts, name)
+        elif name == "fault_indicator":
+            self._corroborate(index, ts, "scada", below=True)
+        elif name == "collapse":
+            self._corroborate(index, ts, source, below=False)
+            self.at_risk_tracker.record(index, ts, "collapse")
+        elif name == "sag":
+            self.at_risk_tracker.record(index, ts, "sag")
+
+    def _fresh(self, meter: int, ts: int, dark: bool) -> bool:
+        """Record the meter's newest state; True only when it changes (not a duplicate, not older news)."""
+        known = self.state.meters.get(meter)
+        if known is not None and abs(known) >= ts:
+            return False
+        self.state.meters[meter] = -ts if dark else ts
+        return known is None or (known < 0) != dark
+
+    def _dark(self, meter: int, ts: int) -> None:
+        if not self._fresh(meter, ts, dark=True):
+            return
+        outage = self._covering(meter)
+        if outage is not None and ts >= outage.start_ns - int(self.config.merge_window_s * SECOND):
+            outage.dark[meter] = ts
+            outage.restored.pop(meter, None)
+            if "ami" not in outage.sources:
+                outage.sources = sorted({*outage.sources, "ami"})
+            return
+        feeder = int(self.model.feeder_index[meter])
+        self.state.pending.setdefault(feeder, {})[meter] = ts
+        first = self.state.pending_first
+        first[feeder] = min(ts, first.get(feeder, ts))
+
+    def _alive(self, device: int, ts: int) -> None:
+        """A meter with power, or a transformer some of whose meters report power (then it is energised, but
+        a silent meter below it may still be out on its own)."""
+        self.state.alive[device] = max(ts, self.state.alive.get(device, 0))
+        if self.topology.is_meter[device]:
+            if not self._fresh(device, ts, dark=False):
+                return
+            feeder = int(self.model.feeder_index[device])
+            self.state.pending.get(feeder, {}).pop(device, None)
+        outage = self._covering(device)
+        if outage is None or ts < outage.start_ns:
+            return
+        meters = (
+            [device] if self.topology.is_meter[device] else self.model.meter_indexes_below(device).tolist()
+        )
+        for meter in meters:
+            outage.restored.setdefault(meter, ts)
+        outage.last_change_ns = max(outage.last_change_ns, ts)
+
+    def _scada_open(self, device: int, ts: int, name: str) -> None:
+        self.state.scada[device] = -ts
+        if name == "trip":
+            self.at_risk_tracker.record(device, ts, name)
+        outage = self.state.outages.get(self.state.by_device.get(device, ""))
+        if outage is not None and outage.state not in FINAL:
+            outage.closed_ns = None
+            if name == "lockout":
+                outage.hold_until_ns = min(outage.hold_until_ns, ts)
+            outage.sources = sorted({*outage.sources, "scada"})
+            return
+        if self._covering(device) is not None:
+            return  # an isolating open during someone else's restoration: that outage keeps the customers
+        hold = self.config.scada_hold_s if name == "trip" else 0.0
+        self._open(device, ts, ["scada"], hold_until_ns=ts + int(hold * SECOND))
+
+    def _scada_close(self, device: int, ts: int, name: str) -> None:
+        self.state.scada[device] = ts
+        outage = self.state.outages.get(self.state.by_device.get(device, ""))
+        if outage is not None and outage.state not in FINAL:
+            outage.closed_ns = ts
+            outage.last_change_ns = max(outage.last_change_ns, ts)
+            return
+        covering = self._covering(device)
+        if covering is not None:
+            covering.last_change_ns = max(covering.last_change_ns, ts)
+
+    def _corroborate(self, device: int, ts: int, source: str, *, below: bool) -> None:
+        """A fault indicator (fault somewhere below) or a PMU/sensor that lost voltage (outage at or above)."""
+        window = int(self.config.merge_window_s * SECOND)
+        for outage in self.state.outages.values():
+            if outage.state in FINAL or abs(outage.start_ns - ts) > window:
+                continue
+            inside = (
+                self.topology.covers(device, np.array([outage.device]))[0]
+                if below
+                else self.topology.covers(outage.device, np.array([device]))[0]
+            )
+            if inside:
+                outage.sources = sorted({*outage.sources, source})
+                return
+        self.state.evidence.append((device, ts, source, 1 if below else 0))
+
+    # --- outages ----------------------------------------------------------------------------------------------
+
+    def _covering(self, device: int) -> OpenOutage | None:
+        """The innermost open outage whose device is `device` or above it."""
+        by_device = self.state.by_device
+        if not by_device:
+            return None
+        current = device
+        while current >= 0:
+            outage_id = by_device.get(current)
+            if outage_id is not None:
+                return self.state.outages[outage_id]
+            current = self._cparent[current]
+        return None
+
+    def _open(
+        self,
+        device: int,
+        start_ns: int,
+        sources: list[str],
+        hold_until_ns: int = 0,
+        dark: dict[int, int] | None = None,
+    ) -> OpenOutage:
+        feeder = self.model.feeders[int(self.model.feeder_index[device])]
+        outage = OpenOutage(
+            id=f"O-{self.model.ids[device]}-{start_ns // SECOND}",
+            feeder=feeder,
+            device=device,
+            start_ns=start_ns,
+            sources=sources,
+            dark=dark or {},
+            hold_until_ns=hold_until_ns,
+            customers=int(self.model.customers_below_indexes(np.array([device]))[0]),
+            last_change_ns=start_ns,
+        )
+        self._adopt_children(outage)
+        self._take_pending(outage)
+        self.state.outages[outage.id] = outage
+        self.state.by_device[device] = outage.id
+        self._apply_evidence(outage)
+        return outage
+
+    def _adopt_children(self, outage: OpenOutage) -> None:
+        """Open outages inside the new one: older ones nest under it, recent ones merge into it."""
+        window = int(self.config.merge_window_s * SECOND)
+        for other in list(self.state.outages.values()):
+            if other.state in FINAL or other.device == outage.device or other.parent is not None:
+                continue
+            if not self.topology.covers(outage.device, np.array([other.device]))[0]:
+                continue
+            if outage.start_ns - other.start_ns > window:
+                other.parent = outage.id
+            else:
+                self._merge(outage, other)
+
+    def _merge(self, into: OpenOutage, other: OpenOutage) -> None:
+        into.dark.update(other.dark)
+        into.sources = sorted({*into.sources, *other.sources})
+        into.start_ns = min(into.start_ns, other.start_ns)
+        if other.emitted and not into.emitted:
+            into.id, into.version, into.emitted = other.id, other.version, True  # keep the raised id
+            into.last_emit_ns, into.last_key = other.last_emit_ns, other.last_key
+            into.hold_until_ns = min(into.hold_until_ns, other.hold_until_ns)
+            del self.state.outages[other.id]
+        else:
+            other.state, other.merged_into, other.customers = "restored", into.id, 0
+            other.end_ns = other.start_ns
+        self.state.by_device.pop(other.device, None)
+        for child in self.state.outages.values():
+            if child.parent == other.id:
+                child.parent = into.id
+
+    def _take_pending(self, outage: OpenOutage) -> None:
+        feeder = int(self.model.feeder_index[outage.device])
+        pending = self.state.pending.get(feeder)
+        if not pending:
+            return
+        meters = np.fromiter(pending, dtype=np.int64, count=len(pending))
+        for meter in meters[self.topology.covers(outage.device, meters)].tolist():
+            outage.dark[meter] = pending.pop(meter)
+        if outage.dark and "ami" not in outage.sources:
+            outage.sources = sorted({*outage.sources, "ami"})
+
+    def _apply_evidence(self, outage: OpenOutage) -> None:
+        window = int(self.config.merge_window_s * SECOND)
+        kept = []
+        for device, ts, source, below in self.state.evidence:
+            inside = (
+                self.topology.covers(device, np.array([outage.device]))[0]
+                if below
+                else self.topology.covers(outage.device, np.array([device]))[0]
+            )
+            if inside and abs(ts - outage.start_ns) <= window:
+                outage.sources = sorted({*outage.sources, source})
+            elif ts >= self.state.max_ts - window:
+                kept.append((device, ts, source, below))
+        self.state.evidence = kept
+
+    # --- the clock --------------------------------------------------------------------------------------------
+
+    def _close_windows(self, *, force: bool) -> None:
+        watermark = self.state.max_ts - int(self.config.allowed_lateness_s * SECOND)
+        window = int(self.config.last_gasp_window_s * SECOND)
+        for feeder, first in list(self.state.pending_first.items()):
+            if force or first + window <= watermark:
+                del self.state.pending_first[feeder]
+                if self.state.pending.get(feeder):
+                    self._locate(feeder)
+
+    def _advance(self, *, force: bool) -> list[Outage]:
+        watermark = self.state.max_ts - int(self.config.allowed_lateness_s * SECOND)
+        self._close_windows(force=force)
+        out: list[Outage] = []
+        for outage in list(self.state.outages.values()):
+            record = self._step(outage, watermark, force)
+            if record is not None:
+                out.append(record)
+        self._prune(watermark)
+        return out
+
+    def _locate(self, feeder: int) -> None:
+        pending = self.state.pending.pop(feeder)
+        meters = np.fromiter(pending, dtype=np.int64, count=len(pending))
+        start = min(pending.values())
+        name = self.model.feeders[feeder]
+        held = [
+            m
+            for o in self.state.outages.values()
+            if o.state not in FINAL and o.feeder == name
+            for m in o.dark
+            if m not in o.restored
+        ]
+        dark = np.concatenate([meters, np.array(held, dtype=np.int64)])
+        alive = np.array([d for d, ts in self.state.alive.items() if ts > start], dtype=np.int64)
+        for device in locate(self.topology, dark, alive, self.config).tolist():
+            inside = self.topology.covers(device, meters)
+            if not inside.any():
+                continue
+            group = {m: pending[m] for m in meters[inside].tolist()}
+            existing = self.state.outages.get(self.state.by_device.get(device, ""))
+            if existing is not None:
+                existing.dark.update(group)
+                continue
+            self._open(device, min(group.values()), ["ami"], dark=group)
+
+    def _step(self, outage: OpenOutage, watermark: int, force: bool) -> Outage | None:
+        """Advance one outage's lifecycle; its record when it should be emitted now."""
+        if outage.merged_into is None and outage.state not in FINAL:
+            self._lifecycle(outage, watermark)
+        if not outage.emitted and outage.merged_into is not None:
+            return None
+        if not force and watermark < outage.hold_until_ns and outage.state not in FINAL:
+            return None
+        record = self._record(outage)
+        key = msgspec.json.encode(msgspec.structs.replace(record, version=0))
+        if key == outage.last_key:
+            return None
+        urgent = force or not outage.emitted or outage.state in FINAL or outage.merged_into is not None
+        if not urgent and watermark < outage.last_emit_ns + int(self.config.update_interval_s * SECOND):
+            return None
+        outage.version += 1
+        outage.emitted, outage.last_key, outage.last_emit_ns = True, key, watermark
+        return msgspec.structs.replace(record, version=outage.version)
+
+    def _lifecycle(self, outage: OpenOutage, watermark: int) -> None:
+        customers_total = int(self.model.customers_below_indexes(np.array([outage.device]))[0])
+        outage.customers = max(outage.customers, customers_total)
+        back = self._restored_customers(outage, customers_total)
+        outage.customers_out = max(0, customers_total - back)
+        if outage.state == "probable" and self._confirmed(outage, watermark):
+            outage.state = "confirmed"
+        settled = (
+            outage.dark
+            and all(m in outage.restored for m in outage.dark)
+            and watermark >= outage.last_change_ns + int(self.config.restore_settle_s * SECOND)
+        )
+        if watermark < outage.hold_until_ns and outage.closed_ns is not None:
+            return  # a recloser may still trip again before it locks out
+        if outage.customers_out == 0 or settled:
+            self._close(outage)
+        elif back > 0:
+            outage.state = "restoring"
+
+    def _restored_customers(self, outage: OpenOutage, total: int) -> int:
+        """Customers back: a whole transformer per restored meter (its meters share a supply), or everything
+        below a closed device except what sits behind devices still open and inside nested open outages."""
+        by_meters = 0
+        if outage.restored:
+            restored = np.fromiter(outage.restored, dtype=np.int64, count=len(outage.restored))
+            units = self.model.transformer_index[restored].astype(np.int64)
+            units = np.where((units >= 0) & self.topology.covers(outage.device, units), units, restored)
+            by_meters = int(self.model.customers_below_indexes(np.unique(units)).sum())
+        nested = sum(
+            int(self.model.customers_below_indexes(np.array([o.device]))[0])
+            for o in self.state.outages.values()
+            if o.parent == outage.id and o.state not in FINAL
+        )
+        by_switching = 0
+        if outage.closed_ns is not None:
+            still_open = [d for d, ts in self.state.scada.items() if ts < 0 and d != outage.device]
+            opened = np.array(still_open, dtype=np.int64)
+            if len(opened):
+                opened = opened[self.topology.covers(outage.device, opened)]
+            by_switching = total - int(self.model.customers_below_indexes(opened).sum()) - nested
+        return min(total, max(by_meters + nested, by_switching + nested))
+
+    def _confirmed(self, outage: OpenOutage, watermark: int) -> bool:
+        if set(outage.sources) - {"ami"}:
+            return True
+        if len(outage.dark) >= self.config.confirm_min_meters:
+            return True
+        return watermark >= outage.start_ns + int(self.config.confirm_after_s * SECOND)
+
+    def _close(self, outage: OpenOutage) -> None:
+        ends = [ts for ts in outage.restored.values()] + ([outage.closed_ns] if outage.closed_ns else [])
+        outage.end_ns = max(ends) if ends else outage.last_change_ns
+        outage.customers_out = 0
+        momentary = outage.end_ns - outage.start_ns < int(self.config.momentary_max_s * SECOND)
+        outage.state = "momentary" if momentary else "restored"
+        if momentary and not self.model.has_scada(str(self.model.ids[outage.device])):
+            self.at_risk_tracker.record(outage.device, outage.start_ns, "momentary")
+        self.state.by_device.pop(outage.device, None)
+        self._advice_cache.pop(outage.device, None)
+
+    def _record(self, outage: OpenOutage) -> Outage:
+        model = self.model
+        device = str(model.ids[outage.device])
+        kind = model.kind_of(device)
+        scope = "individual" if kind == "meter" else "street" if kind == "transformer" else "zonal"
+        advice = [f"merged into {outage.merged_into}"] if outage.merged_into else []
+        if outage.state not in FINAL and scope == "zonal":
+            advice = self._advice(outage.device)
+        return Outage(
+            id=outage.id,
+            version=outage.version,
+            feeder=outage.feeder,
+            device=device,
+            zone=model.zone_of(device),
+            scope=scope,  # type: ignore[arg-type]
+            state=outage.state,  # type: ignore[arg-type]
+            start_ns=outage.start_ns,
+            end_ns=outage.end_ns,
+            customers=outage.customers,
+            customers_out=outage.customers_out,
+            confirmed_by=outage.sources,  # type: ignore[arg-type]
+            parent=outage.parent,
+            advice=advice,
+        )
+
+    def _advice(self, device: int) -> list[str]:
+        """Isolation advice, computed once per faulted device while it is out."""
+        if device not in self._advice_cache:
+            dark = [
+                o.device for o in self.state.outages.values() if o.state not in FINAL and o.device != device
+            ]
+            self._advice_cache[device] = isolation_advice(self.topology, device, dark)
+        return self._advice_cache[device]
+
+    def _prune(self, watermark: int) -> None:
+        """Forget restored outages and per-meter states older than `retain_s` (memory stays bounded)."""
+        horizon = watermark - int(self.config.retain_s * SECOND)
+        if horizon <= self.state.pruned_ns + int(self.config.retain_s * SECOND) // 10:
+            return
+        self.state.pruned_ns = horizon
+        outages = self.state.outages
+        for outage_id in [i for i, o in outages.items() if o.state in FINAL and (o.end_ns or 0) < horizon]:
+            del outages[outage_id]
+        self.state.meters = {m: ts for m, ts in self.state.meters.items() if abs(ts) >= horizon}
+        self.state.alive = {d: ts for d, ts in self.state.alive.items() if ts >= horizon}

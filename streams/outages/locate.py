@@ -1,0 +1,79 @@
+"""Locate faults from dark meters: the most upstream devices whose whole area is plausibly dark, in columns.
+
+A device is blamed when enough of its meters are dark, none of its big branches is clearly powered and no
+meter or transformer below it has reported power since the darkness began; meters left over stand alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gridmon.outages.config import CorrelatorConfig
+from gridmon.outages.topology import OutageTopology
+
+
+def dark_counts(topology: OutageTopology, dark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every candidate at or above a dark meter, with how many dark meters it has below it."""
+    levels = [dark]
+    current = dark
+    while len(current):
+        current = topology.candidate_parent[current]
+        current = current[current >= 0]
+        levels.append(current)
+    return np.unique(np.concatenate(levels), return_counts=True)
+
+
+def locate(
+    topology: OutageTopology,
+    dark: np.ndarray,
+    alive: np.ndarray,
+    config: CorrelatorConfig,
+) -> np.ndarray:
+    """Devices that explain the `dark` meter indexes (topmost first in tree order); `alive` are device
+    indexes (meters or transformers) known powered since the darkness began."""
+    if not len(dark):
+        return np.empty(0, dtype=np.int64)
+    touched, k = dark_counts(topology, np.unique(dark))
+    n = topology.meter_count(touched)
+    out = (k >= config.min_dark_fraction * n) & (k >= np.minimum(config.min_dark_meters, n))
+    out &= ~_has_alive_below(topology, touched, alive)
+    count_of = dict(zip(touched.tolist(), k.tolist(), strict=True))
+    for position in np.flatnonzero(out & (n > 1)).tolist():
+        out[position] = _branches_agree(topology, int(touched[position]), count_of, config)
+    return _topmost(topology, touched[out])
+
+
+def _has_alive_below(topology: OutageTopology, devices: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    if not len(alive):
+        return np.zeros(len(devices), dtype=bool)
+    alive_tin = np.sort(topology.tin[alive])
+    lo = np.searchsorted(alive_tin, topology.tin[devices])
+    hi = np.searchsorted(alive_tin, topology.tout[devices])
+    return hi > lo
+
+
+def _branches_agree(
+    topology: OutageTopology, device: int, count_of: dict[int, int], config: CorrelatorConfig
+) -> bool:
+    """False when a sizeable branch below `device` has (almost) no dark meter: that branch has power."""
+    children = topology.candidate_children(device)
+    if not len(children):
+        return True
+    sizes = topology.meter_count(children)
+    dark = np.array([count_of.get(c, 0) for c in children.tolist()], dtype=np.int64)
+    powered = (sizes >= config.branch_min_meters) & (dark < config.branch_dark_fraction * sizes + 0.5)
+    return not bool(powered.any())
+
+
+def _topmost(topology: OutageTopology, devices: np.ndarray) -> np.ndarray:
+    """Drop devices inside another chosen device's subtree."""
+    devices = devices[np.argsort(topology.tin[devices], kind="stable")]
+    chosen: list[int] = []
+    end = -1
+    for device, tin, tout in zip(
+        devices.tolist(), topology.tin[devices].tolist(), topology.tout[devices].tolist(), strict=True
+    ):
+        if tin >= end:
+            chosen.append(device)
+            end = tout
+    return np.array(chosen, dtype=np.int64)
