@@ -27,6 +27,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
@@ -294,7 +295,13 @@ def classify(exc: BaseException) -> str:
 
 
 def dedup_token(table: str, offsets: Sequence[OffsetRange], rows: int) -> str:
-    """The same input ranges and row count always give the same token, whatever the order of the ranges."""
+    """The same input ranges and row count always give the same token, whatever the order of the ranges.
+
+    Rows that derive from no input offsets (e.g. windows closed at the end of a run) have no redelivery
+    identity: they get a unique token, so two such writes of equal size are never taken for one another.
+    """
+    if not offsets:
+        return f"{table}-unkeyed-{uuid.uuid4().hex}"
     spans = sorted(f"{r.topic}:{r.partition}:{r.first}-{r.last}" for r in offsets)
     digest = hashlib.sha256("|".join([table, *spans, str(rows)]).encode()).hexdigest()
     return f"{table}-{digest[:32]}"
