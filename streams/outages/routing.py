@@ -135,8 +135,8 @@ class FeederRouter:
         ts = np.asarray(batch.columns["ts"], dtype=np.int64)[rows]
         order = np.lexsort((ts, idx))
         rows, idx, v = rows[order], idx[order], volts[rows][order]
-        level = self._levels(idx, v)
         first = np.r_[True, idx[1:] != idx[:-1]]
+        level = self._levels(idx, v, first)
         previous = np.where(first, self._level[idx], np.r_[0, level[:-1]])
         last = np.r_[idx[1:] != idx[:-1], True]
         self._level[idx[last]] = level[last]
@@ -146,8 +146,13 @@ class FeederRouter:
         out = self._rows(batch, rows[onset[level[onset] == COLLAPSE]], source, "collapse")
         return out + self._rows(batch, rows[onset[level[onset] == SAG]], source, "sag")
 
-    def _levels(self, idx: np.ndarray, volts: np.ndarray) -> np.ndarray:
-        reference = self._reference[idx]
+    def _levels(self, idx: np.ndarray, volts: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """Each reading against the device's reference: its last normal voltage, or the highest voltage seen
+        earlier in this batch (per-device running maximum via an offset per device group)."""
+        group = np.cumsum(first) - 1
+        offset = group * (float(np.nanmax(volts, initial=0.0)) + 1.0)
+        running = np.maximum.accumulate(np.nan_to_num(volts) + offset) - offset
+        reference = np.fmax(self._reference[idx], running)
         with np.errstate(invalid="ignore"):
             ratio = volts / reference
         level = np.full(len(idx), NORMAL, dtype=np.int8)
