@@ -428,7 +428,7 @@ class OutageCorrelator:
         kind = model.kind_of(device)
         scope = "individual" if kind == "meter" else "street" if kind == "transformer" else "zonal"
         advice = [f"merged into {outage.merged_into}"] if outage.merged_into else []
-        if outage.state not in FINAL and scope == "zonal":
+        if outage.merged_into is None and scope == "zonal":  # kept on the final record: what was advised
             advice = self._advice(outage.device)
         return Outage(
             id=outage.id,
