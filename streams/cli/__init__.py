@@ -28,6 +28,7 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.adapt_cmd", "register"),
     ("gridmon.cli.simulate_cmd", "register"),
     ("gridmon.cli.anomalies_cmd", "register"),
+    ("gridmon.cli.outages_cmd", "register"),
     ("gridmon.cli.grid_cmd", "register"),
 ]
 
