@@ -35,7 +35,8 @@ class Shape:
 
 
 SHAPES: dict[str, Shape] = {
-    "small": Shape(substations=1, feeders_per_substation=2, meters_per_feeder=500, trunk_sections=6),
+    # four feeders, so that a scenario's overlapping trips (nested, stepped, momentary) find free feeders
+    "small": Shape(substations=1, feeders_per_substation=4, meters_per_feeder=250, trunk_sections=6),
     "medium": Shape(substations=5, feeders_per_substation=4, meters_per_feeder=2_500),
     "large": Shape(substations=25, feeders_per_substation=8, meters_per_feeder=5_000, trunk_sections=12),
 }

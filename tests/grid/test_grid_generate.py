@@ -30,14 +30,14 @@ def test_sizes(size: str, low: int, high: int) -> None:
 def test_structure_is_realistic() -> None:
     model = generate("small", seed=3)
     kinds = Counter(model.device(d).kind.value for d in model.ids)
-    assert kinds["substation"] == 1 and kinds["breaker"] == 2
-    assert kinds["recloser"] >= 2 and kinds["fuse"] >= 10 and kinds["pmu"] == 3 and kinds["sensor"] >= 1
+    assert kinds["substation"] == 1 and kinds["breaker"] == 4
+    assert kinds["recloser"] >= 2 and kinds["fuse"] >= 10 and kinds["pmu"] == 5 and kinds["sensor"] >= 1
     for meter in model.devices_of_kind("meter")[::97]:
         path = [model.kind_of(d).value for d in model.upstream(meter)]
         assert path[0] == "transformer" and path[-1] == "substation"
         assert "fuse" in path and "breaker" in path
         assert model.zone_of(meter) == model.protective_upstream(meter)[0]
-    assert len(model.ties) == 1
+    assert len(model.ties) == 4  # a ring of ties between neighbouring feeders
     tie = model.ties[0]
     assert model.feeder_of(tie.a_end) != model.feeder_of(tie.b_end)
     assert model.customers_below(tie.id) == 0
