@@ -176,6 +176,7 @@ class OutageCorrelator:
         outage = self.state.outages.get(self.state.by_device.get(device, ""))
         if outage is not None and outage.state not in FINAL:
             outage.closed_ns = ts
+            outage.reclosed = name == "reclose"
             outage.last_change_ns = max(outage.last_change_ns, ts)
             return
         covering = self._covering(device)
@@ -415,7 +416,9 @@ class OutageCorrelator:
         ends = [ts for ts in outage.restored.values()] + ([outage.closed_ns] if outage.closed_ns else [])
         outage.end_ns = max(ends) if ends else outage.last_change_ns
         outage.customers_out = 0
-        momentary = outage.end_ns - outage.start_ns < int(self.config.momentary_max_s * SECOND)
+        # IEEE 1366: momentary = under 5 min and ended by automatic reclosing, not by a crew
+        short = outage.end_ns - outage.start_ns < int(self.config.momentary_max_s * SECOND)
+        momentary = short and outage.reclosed
         outage.state = "momentary" if momentary else "restored"
         if momentary and not self.model.has_scada(str(self.model.ids[outage.device])):
             self.at_risk_tracker.record(outage.device, outage.start_ns, "momentary")

@@ -25,6 +25,7 @@ class OpenOutage(msgspec.Struct, kw_only=True):
     dark: dict[int, int] = {}  # meter → when it went dark
     restored: dict[int, int] = {}  # meter → when it came back
     closed_ns: int | None = None  # SCADA says the device closed again
+    reclosed: bool = False  # ... by automatic reclosing (a momentary when short)
     hold_until_ns: int = 0  # not raised before this (a recloser may reclose)
     last_change_ns: int = 0
     merged_into: str | None = None
