@@ -30,6 +30,8 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.anomalies_cmd", "register"),
     ("gridmon.cli.outages_cmd", "register"),
     ("gridmon.cli.grid_cmd", "register"),
+    ("gridmon.cli.db_cmd", "register"),
+    ("gridmon.cli.query_cmd", "register"),
 ]
 
 
