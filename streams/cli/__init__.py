@@ -25,6 +25,7 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.broker_cmd", "register"),
     ("gridmon.cli.topics_cmd", "register"),
     ("gridmon.cli.worker_cmd", "register"),
+    ("gridmon.cli.demo_cmd", "register"),
     ("gridmon.cli.adapt_cmd", "register"),
     ("gridmon.cli.simulate_cmd", "register"),
     ("gridmon.cli.anomalies_cmd", "register"),

@@ -13,6 +13,7 @@ from gridmon.detect.context import DeviceContext
 from gridmon.errors import GridModelError
 from gridmon.grid import GridModel, default_model_path
 from gridmon.grid.model import DeviceKind
+from gridmon.outages import FeederRouter, OutageCorrelator
 from gridmon.pipeline.runner import Components
 from gridmon.settings import Settings
 
@@ -56,5 +57,7 @@ def device_context(model: GridModel, nominal: NominalVoltages = NominalVoltages(
 
 
 def assemble_components(model: GridModel) -> Components:
-    bank = DetectorBank(BankConfig(), device_context(model))
-    return Components(registry=model, detector=bank)
+    """Detectors suppress anomalies inside an outage the correlator holds open (children of the outage)."""
+    correlator = OutageCorrelator(model)
+    bank = DetectorBank(BankConfig(), device_context(model), outage_of=correlator.active_outage_for)
+    return Components(registry=model, detector=bank, router=FeederRouter(model), correlator=correlator)

@@ -50,6 +50,11 @@ class OutputPublisher:
         if error is not None:
             self._errors.append(f"{message.topic()}: {error}")
 
+    def close(self) -> None:
+        """Deliver what is queued and let the producer go (before the broker it talks to stops)."""
+        self._producer.flush(10)
+        self._producer = None
+
     async def flush(self, timeout_s: float = 30.0) -> None:
         """Wait until every queued record is acknowledged by the broker."""
         remaining = await asyncio.to_thread(self._producer.flush, timeout_s)

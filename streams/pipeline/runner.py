@@ -127,3 +127,4 @@ async def running(pipeline: Pipeline) -> AsyncIterator[Pipeline]:
         yield pipeline
     finally:
         await pipeline.app.stop()
+        pipeline.publisher.close()

@@ -49,6 +49,10 @@ class OutageRouter(Protocol):
 class OutageCorrelator(Protocol):
     def process(self, events: Sequence[OutageEvent]) -> list[Outage]: ...
 
+    def flush(self, until_ns: int) -> list[Outage]: ...
+
+    def at_risk(self) -> list[Anomaly]: ...
+
 
 def record_columns(
     records: Sequence[msgspec.Struct], record_type: type[msgspec.Struct]
@@ -153,6 +157,14 @@ class OutageStage:
         for message in messages:  # written by our own ingest: a decode error is a bug, not field data
             events.extend(self._decoder.decode(message.value or b"").readings)
         events.sort(key=attrgetter("ts"))
-        await self.outputs.outages(self.correlator.process(events), messages)
-        await self.outputs.publisher.flush()
+        await self._emit(self.correlator.process(events), messages)
         self.progress.record(messages, len(events), 0)
+
+    async def flush(self, until_ns: int) -> None:
+        """Close the event-time windows up to `until_ns` (end of a bounded run such as the demo)."""
+        await self._emit(self.correlator.flush(until_ns), [])
+
+    async def _emit(self, outages: list[Outage], messages: Sequence[RawMessage]) -> None:
+        await self.outputs.outages(outages, messages)
+        await self.outputs.anomalies(self.correlator.at_risk(), messages)
+        await self.outputs.publisher.flush()
