@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gridmon.errors import GridModelError
 from gridmon.grid.model import Device, DeviceKind, GridModel, Tie
-from gridmon.grid.sources import Network
+from gridmon.grid.sources import Network, carry_power_transformers
 from gridmon.grid.validate import Report, Severity, validate
 
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
@@ -73,9 +73,10 @@ def read_cim(path: str | Path) -> Network:
     objects = _parse(Path(path))
     walker = _Walker(objects)
     walker.walk()
-    report = validate(walker.devices, walker.ties)
+    devices = carry_power_transformers(walker.devices, walker.report)
+    report = validate(devices, walker.ties)
     report.extend(walker.report.findings)
-    return Network(walker.devices, walker.ties, report)
+    return Network(devices, walker.ties, report)
 
 
 def import_cim(path: str | Path) -> GridModel:

@@ -17,7 +17,7 @@ from typing import Any
 
 from gridmon.errors import GridModelError
 from gridmon.grid.model import PROTECTIVE_KINDS, Device, DeviceKind, GridModel, Tie
-from gridmon.grid.sources import Network
+from gridmon.grid.sources import Network, carry_power_transformers
 from gridmon.grid.validate import Report, Severity, validate
 
 K = DeviceKind
@@ -138,9 +138,10 @@ def read_opendss(
     circuit = _compile(Path(path))
     builder = _Builder(circuit, overlay or Overlay(), rule or ServicePointRule())
     builder.build()
-    report = validate(builder.device_list(), builder.ties)
+    devices = carry_power_transformers(builder.device_list(), builder.report)
+    report = validate(devices, builder.ties)
     report.extend(builder.report.findings)
-    return Network(builder.device_list(), builder.ties, report)
+    return Network(devices, builder.ties, report)
 
 
 # --- reading the circuit out of OpenDSS ---------------------------------------------------------------------

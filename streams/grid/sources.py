@@ -5,13 +5,13 @@ Every importer yields a `Network` (devices, ties, findings); `import_network` bu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from gridmon.errors import GridModelError
-from gridmon.grid.model import Device, GridModel, Tie
-from gridmon.grid.validate import Report, validate
+from gridmon.grid.model import Device, DeviceKind, GridModel, Tie
+from gridmon.grid.validate import Report, Severity, validate
 
 Format = Literal["opendss", "cim", "model"]
 SUFFIXES: dict[str, Format] = {
@@ -35,6 +35,46 @@ class Network:
         """The GridModel; GridModelError listing the errors when the network is not a valid radial model."""
         self.report.raise_for_errors(source)
         return GridModel.from_devices(self.devices, self.ties)
+
+
+def carry_power_transformers(devices: list[Device], report: Report) -> list[Device]:
+    """Transformers that serve no meter themselves but have transformers below (substation, step-down) → `other`.
+
+    `transformer` then always means the service transformer a street hangs on, which is what the outage scope
+    (street) and the simulator's transformer faults assume. Generic: decided by the tree, never by names.
+    """
+    by_id = {d.id: d for d in devices}
+    serving: set[str] = set()
+    above_transformers: set[str] = set()
+    for device in devices:
+        if device.kind not in (DeviceKind.METER, DeviceKind.TRANSFORMER):
+            continue
+        nearest = _transformers_above(device, by_id)
+        if device.kind is DeviceKind.METER and nearest:
+            serving.add(nearest[0])
+        if device.kind is DeviceKind.TRANSFORMER:
+            above_transformers.update(nearest)
+    power = above_transformers - serving
+    for name in sorted(power):
+        report.add(
+            Severity.INFO,
+            "carried",
+            name,
+            "a power transformer (transformers below it, no meters of its own): carried as other",
+        )
+    return [replace(d, kind=DeviceKind.OTHER) if d.id in power else d for d in devices]
+
+
+def _transformers_above(device: Device, by_id: dict[str, Device]) -> list[str]:
+    found: list[str] = []
+    parent = device.parent
+    seen: set[str] = set()
+    while parent is not None and parent in by_id and parent not in seen:  # loops are reported by validate
+        seen.add(parent)
+        if by_id[parent].kind is DeviceKind.TRANSFORMER:
+            found.append(parent)
+        parent = by_id[parent].parent
+    return found
 
 
 def format_of(path: Path, fmt: str | None = None) -> Format:
