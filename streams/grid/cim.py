@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gridmon.errors import GridModelError
 from gridmon.grid.model import Device, DeviceKind, GridModel, Tie
-from gridmon.grid.sources import Network, carry_power_transformers
+from gridmon.grid.sources import Network, carry_power_transformers, place_measurements
 from gridmon.grid.validate import Report, Severity, validate
 
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
@@ -73,7 +73,7 @@ def read_cim(path: str | Path) -> Network:
     objects = _parse(Path(path))
     walker = _Walker(objects)
     walker.walk()
-    devices = carry_power_transformers(walker.devices, walker.report)
+    devices = place_measurements(carry_power_transformers(walker.devices, walker.report), walker.report)
     report = validate(devices, walker.ties)
     report.extend(walker.report.findings)
     return Network(devices, walker.ties, report)

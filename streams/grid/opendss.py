@@ -17,7 +17,7 @@ from typing import Any
 
 from gridmon.errors import GridModelError
 from gridmon.grid.model import PROTECTIVE_KINDS, Device, DeviceKind, GridModel, Tie
-from gridmon.grid.sources import Network, carry_power_transformers
+from gridmon.grid.sources import Network, carry_power_transformers, place_measurements
 from gridmon.grid.validate import Report, Severity, validate
 
 K = DeviceKind
@@ -138,7 +138,9 @@ def read_opendss(
     circuit = _compile(Path(path))
     builder = _Builder(circuit, overlay or Overlay(), rule or ServicePointRule())
     builder.build()
-    devices = carry_power_transformers(builder.device_list(), builder.report)
+    devices = place_measurements(
+        carry_power_transformers(builder.device_list(), builder.report), builder.report
+    )
     report = validate(devices, builder.ties)
     report.extend(builder.report.findings)
     return Network(devices, builder.ties, report)

@@ -65,6 +65,52 @@ def carry_power_transformers(devices: list[Device], report: Report) -> list[Devi
     return [replace(d, kind=DeviceKind.OTHER) if d.id in power else d for d in devices]
 
 
+def place_measurements(devices: list[Device], report: Report) -> list[Device]:
+    """Measurement points where an imported model has none (OpenDSS and most CIM exports carry none).
+
+    The rule is generic: a PMU on the substation and on every breaker (feeder heads), and a line sensor
+    (fault indicator) on the first section below every recloser, sectionalizer and fuse, so that outages
+    can be corroborated by sensors and the simulator has PMU and sensor streams on any imported feeder.
+    A kind the model already has is left alone.
+    """
+    present = {d.kind for d in devices}
+    added: list[Device] = []
+    if DeviceKind.PMU not in present:
+        added += [_point(d, DeviceKind.PMU, d.id) for d in devices if d.kind in _PMU_AT]
+    if DeviceKind.SENSOR not in present:
+        first_child: dict[str, Device] = {}
+        for device in devices:
+            if device.parent is not None and device.kind in _SENSED_BELOW_OK and not device.normally_open:
+                first_child.setdefault(device.parent, device)
+        heads = [d for d in devices if d.kind in _SENSOR_BELOW and not d.normally_open]
+        added += [_point(first_child[h.id], DeviceKind.SENSOR, h.id) for h in heads if h.id in first_child]
+    taken = {d.id for d in devices}
+    added = [d for d in added if d.id not in taken]
+    if added:
+        kinds = sorted({d.kind.value for d in added})
+        report.add(
+            Severity.INFO,
+            "synthesised",
+            ", ".join(kinds),
+            f"{len(added)} measurement points placed by the default rule (PMU on the substation and breakers, "
+            "a line sensor below each recloser, sectionalizer and fuse)",
+        )
+    return devices + added
+
+
+_PMU_AT = (DeviceKind.SUBSTATION, DeviceKind.BREAKER)
+_SENSOR_BELOW = (DeviceKind.RECLOSER, DeviceKind.SECTIONALIZER, DeviceKind.FUSE)
+_SENSED_BELOW_OK = (DeviceKind.LINE, DeviceKind.SWITCH, DeviceKind.TRANSFORMER, DeviceKind.OTHER)
+
+
+def _point(location: Device, kind: DeviceKind, named_after: str) -> Device:
+    prefix = "PMU" if kind is DeviceKind.PMU else "Sensor"
+    return Device(
+        f"{prefix}.{named_after}", kind, location.feeder, location.id, f"{prefix} at {location.id}", location.x,
+        location.y, phases=location.phases,
+    )  # fmt: skip
+
+
 def _transformers_above(device: Device, by_id: dict[str, Device]) -> list[str]:
     found: list[str] = []
     parent = device.parent

@@ -1,4 +1,4 @@
-"""`transformer` means a service transformer: substation and step-down transformers are carried as `other`."""
+"""Importer post-passes: power transformers carried as `other`, measurement points placed where a model has none."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from gridmon.grid.model import Device, DeviceKind
 from gridmon.grid.opendss import import_opendss
-from gridmon.grid.sources import carry_power_transformers
+from gridmon.grid.sources import carry_power_transformers, place_measurements
 from gridmon.grid.validate import Report
 
 REPO = Path(__file__).parents[2]
@@ -58,3 +58,32 @@ def test_ieee_transformers_all_serve_meters(case: str) -> None:
         assert model.meters_of_transformer(transformer), transformer
     total = model.customers_below(model.zones()[0])
     assert all(model.customers_below(t) < total for t in transformers)
+
+
+def test_imported_models_get_measurement_points_by_the_default_rule() -> None:
+    model = import_opendss(SAMPLE)
+    pmus = model.devices_of_kind("pmu")
+    assert sorted(model.location_of(p) for p in pmus) == ["Breaker.Line.head", "Vsource.source"]
+    breaker = "Breaker.Line.head"
+    assert model.monitored_by(breaker) == [breaker, "PMU.Breaker.Line.head"]
+    # a line sensor on the first section below every fuse and recloser, in that device's zone
+    for sensor in model.devices_of_kind("sensor"):
+        head = sensor.removeprefix("Sensor.")
+        assert model.parent_of(model.location_of(sensor)) == head
+        assert model.zone_of(sensor) == head
+    assert len(model.devices_of_kind("sensor")) == len(model.devices_of_kind("fuse")) + len(
+        model.devices_of_kind("recloser")
+    )
+    assert model.customers_below("Vsource.source") == 74  # measurement points carry no customers
+
+
+def test_measurements_a_model_already_has_are_kept() -> None:
+    devices = [
+        Device("S", K.SUBSTATION),
+        Device("F", K.FUSE, parent="S"),
+        Device("L", K.LINE, parent="F"),
+        Device("P", K.PMU, parent="L"),
+    ]
+    placed = place_measurements(devices, Report())
+    assert [d.id for d in placed if d.kind is K.PMU] == ["P"]
+    assert [(d.id, d.parent) for d in placed if d.kind is K.SENSOR] == [("Sensor.F", "L")]
