@@ -11,6 +11,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -104,7 +105,7 @@ def _subplots(*args: Any, **kwargs: Any) -> Any:
 
 
 def _clock_axis(axis: Any) -> None:
-    _clock_axis(axis)  # type: ignore[no-untyped-call]
+    axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
 
 
 def _save(figure: Any, path: Path) -> Path:
