@@ -12,7 +12,7 @@ from gridmon.detect.config import BankConfig
 from gridmon.detect.context import DeviceContext
 from gridmon.errors import GridModelError
 from gridmon.grid import GridModel, default_model_path
-from gridmon.grid.model import DeviceKind
+from gridmon.grid.model import KINDS, DeviceKind
 from gridmon.outages import FeederRouter, OutageCorrelator
 from gridmon.pipeline.runner import Components
 from gridmon.settings import Settings
@@ -40,20 +40,26 @@ def load_model(settings: Settings, model_path: str | Path | None = None) -> Grid
 
 
 def device_context(model: GridModel, nominal: NominalVoltages = NominalVoltages()) -> DeviceContext:
-    """Per model position: zone, feeder and the nominal voltage the detectors compare with."""
-    device_rows, _zones = model.dimension_rows()  # (device, kind, feeder, zone, …) in model order
-    ids = [row[0] for row in device_rows]
-    feeder = [row[2] for row in device_rows]
-    zone = [row[3] for row in device_rows]
-    nominal_v = np.full(len(ids), nominal.primary_v)
-    for position, device in enumerate(ids):
-        kind = model.kind_of(device)
-        if kind in (DeviceKind.PMU, DeviceKind.SENSOR):
-            kind = model.kind_of(model.location_of(device))
-        if kind in SECONDARY_KINDS:
-            nominal_v[position] = nominal.secondary_v
-    classes = [str(row[1]) for row in device_rows]
-    return DeviceContext(ids, zone, feeder, nominal_v, device_class=classes)
+    """Per model position: zone, feeder, class and the nominal voltage the detectors compare with.
+
+    Vectorised over the model's arrays: a 1M-meter model builds in well under a second.
+    """
+    kind_names = np.array([str(kind) for kind in KINDS], dtype=object)
+    measured_kind = model.kind_index.copy()
+    for kind in (DeviceKind.PMU, DeviceKind.SENSOR):  # a measurement takes the voltage level of its location
+        for position in model.indexes_of_kind(kind).tolist():
+            location = model.location_of(str(model.ids[position]))
+            measured_kind[position] = model.kind_index[model.position(location)]
+    secondary_codes = [KINDS.index(kind) for kind in SECONDARY_KINDS]
+    nominal_v = np.where(np.isin(measured_kind, secondary_codes), nominal.secondary_v, nominal.primary_v)
+    feeders = np.array(model.feeders, dtype=object)
+    return DeviceContext(
+        model.ids.tolist(),
+        model.ids[model.zone_index].tolist(),
+        feeders[model.feeder_index].tolist(),
+        nominal_v.astype(np.float64),
+        device_class=kind_names[model.kind_index].tolist(),
+    )
 
 
 def assemble_components(model: GridModel) -> Components:
