@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1, le=16, description="replication factor for new topics")
     log_level: LogLevel = Field("INFO", description="log level")
     web_port: int = Field(6066, ge=1, le=65535, description="Faust web port (distinct per worker)")
+    worker_id: str = Field(
+        "worker-0", min_length=1, max_length=64, description="name of this worker's state checkpoint"
+    )
+    checkpoint_interval_s: float = Field(
+        5.0, gt=0, description="how often detector and outage state is checkpointed to ClickHouse"
+    )
 
     max_message_bytes: int = Field(1_000_000, ge=1024, description="bigger messages are dead-lettered")
     max_future_skew_s: float = Field(300.0, ge=0, description="readings further ahead are time_skew")

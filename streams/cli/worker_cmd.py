@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 
 from gridmon.pipeline.assembly import assemble_components, load_model
-from gridmon.pipeline.runner import build_pipeline, prepare_topics, running
+from gridmon.pipeline.checkpoint import StateCheckpointer, checkpointing, components_of, progress_offsets
+from gridmon.pipeline.runner import Pipeline, build_pipeline, prepare_topics, running
 from gridmon.settings import load_settings
 from gridmon.store.client import connect
 
@@ -29,16 +30,21 @@ def worker(
         client = connect(settings)
         components = assemble_components(load_model(settings, model_path))
         pipeline = build_pipeline(settings, bootstrap, client, components, web_port=web_port)
-        console.print(f"worker consuming from {bootstrap} (Ctrl-C stops)")
-        asyncio.run(_run_forever(pipeline))
+        state = components_of(components.detector, components.correlator)
+        checkpointer = StateCheckpointer(
+            client, settings.worker_id, state, progress_offsets(pipeline.stages())
+        )
+        console.print(f"worker {settings.worker_id} consuming from {bootstrap} (Ctrl-C stops)")
+        asyncio.run(_run_forever(pipeline, checkpointer, settings.checkpoint_interval_s))
 
 
-async def _run_forever(pipeline: object) -> None:
+async def _run_forever(pipeline: Pipeline, checkpointer: StateCheckpointer, interval_s: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with running(pipeline):  # type: ignore[arg-type]
+    # State is restored before the first batch and saved after the last one (running() exits first).
+    async with checkpointing(checkpointer, interval_s), running(pipeline):
         await stop.wait()
 
 
