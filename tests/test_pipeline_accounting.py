@@ -11,7 +11,10 @@ from typing import Any
 import msgspec
 import orjson
 import pytest
+from typer.testing import CliRunner
 
+from gridmon.cli import _register_all
+from gridmon.cli import app as cli_app
 from gridmon.ingest.validate import SetRegistry
 from gridmon.kafka.clients import make_consumer, make_producer
 from gridmon.pipeline.runner import Components, build_pipeline, prepare_topics, running
@@ -21,6 +24,7 @@ from gridmon.store.client import connect
 from gridmon.store.migrations import migrate
 
 NOW = time.time_ns()
+_register_all()
 DEVICES = {kind: [f"{kind}-{i}" for i in range(50)] for kind in ("pmu", "sensor", "meter", "scada")}
 VALID_PER_KIND = 2_500  # 10,000 valid readings in all
 BAD_PER_REASON = 1_000
@@ -124,3 +128,21 @@ def test_every_input_is_stored_or_dead_lettered_with_its_reason(settings: Settin
         "WHERE reason = 'schema' LIMIT 1"
     ).result_rows[0]
     assert sample[0] == settings.topic("grid.pmu") and "freq_hz" in sample[3] and sample[4] > 0
+    assert_status_shows_counters(settings, expected)
+
+
+def assert_status_shows_counters(settings: Settings, expected: dict[str, int]) -> None:
+    """`gridmon status` shows the same counters per reason, and no lag once the pipeline caught up."""
+    env = {
+        "GRIDMON_DATA_DIR": str(settings.data_dir),
+        "GRIDMON_CLICKHOUSE_DATABASE": settings.clickhouse_database,
+        "GRIDMON_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "GRIDMON_TOPIC_PREFIX": settings.topic_prefix,
+    }
+    result = CliRunner().invoke(cli_app, ["status"], env=env, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for reason, count in expected.items():
+        assert any(reason in line and f"{count:,}" in line for line in result.output.splitlines()), reason
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.output.splitlines()]
+    lag_rows = [row for row in cells if len(row) == 5 and row[0].startswith(settings.topic("grid."))]
+    assert lag_rows and all(row[4] == "0" for row in lag_rows)

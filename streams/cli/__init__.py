@@ -26,6 +26,7 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.topics_cmd", "register"),
     ("gridmon.cli.worker_cmd", "register"),
     ("gridmon.cli.demo_cmd", "register"),
+    ("gridmon.cli.status_cmd", "register"),
     ("gridmon.cli.adapt_cmd", "register"),
     ("gridmon.cli.simulate_cmd", "register"),
     ("gridmon.cli.anomalies_cmd", "register"),
@@ -33,6 +34,7 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.grid_cmd", "register"),
     ("gridmon.cli.db_cmd", "register"),
     ("gridmon.cli.query_cmd", "register"),
+    ("gridmon.cli.bench_cmd", "register"),
 ]
 
 

@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gridmon.ingest.messages import RawMessage
 
@@ -54,16 +55,38 @@ class Progress:
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
 
 
-def end_offsets(consumer: object, topics: Sequence[str]) -> dict[tuple[str, int], int]:
-    """High watermarks of every partition of `topics` (a confluent-kafka Consumer or AdminClient-like)."""
+def end_offsets(consumer: Any, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+    """The next offset after the last message of every partition of `topics` (a confluent-kafka Consumer).
+
+    The high watermark alone is not trusted: Tansu 0.6 answers ListOffsets(latest) with the base offset of
+    the last record batch + 1 (see docs/tansu.md), so we read from there to the end. On Kafka this reads one
+    message per partition.
+    """
     from confluent_kafka import TopicPartition
 
-    metadata = consumer.list_topics(timeout=10)  # type: ignore[attr-defined]
+    metadata = consumer.list_topics(timeout=10)
     ends: dict[tuple[str, int], int] = {}
     for topic in topics:
         for partition in metadata.topics[topic].partitions:
-            _low, high = consumer.get_watermark_offsets(  # type: ignore[attr-defined]
-                TopicPartition(topic, partition), timeout=10
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            ends[(topic, partition)] = _read_to_end(
+                consumer, TopicPartition(topic, partition, high - 1), high
             )
-            ends[(topic, partition)] = high
     return ends
+
+
+def _read_to_end(consumer: Any, start: Any, high: int, first_wait_s: float = 10.0) -> int:
+    """Read from `start` (a message that exists) until the partition has nothing more to give."""
+    if high <= 0:
+        return 0
+    consumer.assign([start])
+    end, seen_any = high, False
+    deadline = time.monotonic() + first_wait_s
+    while True:
+        messages = consumer.consume(10_000, timeout=0.5)
+        offsets = [m.offset() for m in messages if m.error() is None]
+        if offsets:
+            seen_any = True
+            end = max(end, max(offsets) + 1)
+        elif seen_any or time.monotonic() > deadline:
+            return end
