@@ -92,7 +92,9 @@ def load_model(size: str, seed: int) -> Any:
         try:
             from gridmon.grid.generate import generate
         except ImportError as exc:
-            raise GridModelError(f"the grid model package is not available ({exc}); reinstall gridmon") from None
+            raise GridModelError(
+                f"the grid model package is not available ({exc}); reinstall gridmon"
+            ) from None
         return generate(size, seed=seed)
     path = Path(size)
     if not path.exists():
