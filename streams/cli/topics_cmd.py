@@ -63,6 +63,13 @@ def sync(
     console.print("catalog up to date" if not stale else f"updated {', '.join(stale)}")
 
 
+@topics_app.command("docs")
+def docs_command(docs: Path = typer.Option(DOCS_PATH, help="where the Markdown goes")) -> None:
+    """Write the catalog as Markdown (docs/topics.md); the same as `sync` for the docs part."""
+    sync_catalog(docs, write=True)
+    console.print(f"wrote {docs}")
+
+
 def sync_catalog(docs: Path, write: bool) -> list[str]:
     """Names of the files that differ from what the records generate (written when `write`)."""
     folder = topic_catalog.topics_dir()
