@@ -1,0 +1,1 @@
+"""Benchmarks and fault-injection runs that print figures (not part of the test suite)."""

@@ -1,0 +1,590 @@
+"""Fault injection on the real pipeline: produce under load, break something, reconcile Kafka with ClickHouse.
+
+Each scenario runs `gridmon`-style workers as child processes (embedded Tansu broker, embedded chdb), injects
+a fault, waits until the consumer group has committed every input offset, then counts what ClickHouse holds:
+lost = produced and neither stored nor dead-lettered; duplicated = stored more than once. This script plays
+the supervisor (systemd `Restart=always`): a worker that exits is started again.
+
+Faults: `kill -9` of a worker mid-batch; ClickHouse unavailable for 30 s and slow ClickHouse are injected at
+the client boundary inside the worker (chdb has no server to stop: every query and insert raises the driver's
+own `OperationalError`, or sleeps, so the sink's real retry/exit/restart path runs); poison messages at a high
+rate. A broker restart needs a broker that keeps its data: the embedded Tansu is memory-only, shown by a
+minimal reproduction, and the scenario runs only against a real Kafka (`GRIDMON_KAFKA_BOOTSTRAP` with
+`GRIDMON_RELIABILITY_BROKER_RESTART` = a shell command that restarts it). Two workers with one killed need
+a ClickHouse server (chdb allows one process per data folder): set `GRIDMON_CLICKHOUSE_URL`.
+
+Run: `make reliability` or `.venv/bin/python -m load_tests.reliability [--messages 400] [--only kill9,poison]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FAULT_FILE_ENV = "GRIDMON_RELIABILITY_FAULT_FILE"
+READINGS_PER_MESSAGE = 100
+RAW_TABLES = {"pmu": "pmu_readings", "meter": "meter_events"}
+WORKER_EXIT_UNCONFIRMED = 75
+
+
+# --- the worker side (child process) ----------------------------------------------------------------------
+
+
+class FaultyClient:
+    """Wraps the real ClickHouse client; while the fault file says so, every call fails or is slow."""
+
+    def __init__(self, client: Any, fault_file: Path) -> None:
+        self._client = client
+        self._fault_file = fault_file
+
+    def _fault(self) -> None:
+        try:
+            fault = self._fault_file.read_text().strip()
+        except OSError:
+            return
+        if fault == "down":
+            from clickhouse_connect.driver.exceptions import OperationalError
+
+            raise OperationalError("injected: ClickHouse is unavailable (connection refused)")
+        if fault.startswith("slow:"):
+            time.sleep(float(fault.split(":", 1)[1]))
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        self._fault()
+        return self._client.query(*args, **kwargs)
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        self._fault()
+        return self._client.insert(*args, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        self._fault()
+        return self._client.command(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    """One pipeline worker, as `gridmon worker` runs it, with the fault hook around its ClickHouse client."""
+    from gridmon.grid.generate import generate
+    from gridmon.pipeline.assembly import assemble_components
+    from gridmon.pipeline.checkpoint import StateCheckpointer, checkpointing, components_of, progress_offsets
+    from gridmon.pipeline.runner import build_pipeline, running
+    from gridmon.store.client import connect
+    from gridmon.store.migrations import migrate
+
+    settings = scenario_settings(args.data_dir, args.bootstrap, args.prefix, args.database, args.worker)
+    client = FaultyClient(connect(settings), Path(os.environ[FAULT_FILE_ENV]))
+    migrate(client)
+    components = assemble_components(generate("small", seed=1))
+    pipeline = build_pipeline(settings, args.bootstrap, client, components, kinds=tuple(RAW_TABLES))
+    state = components_of(components.detector, components.correlator)
+    saver = StateCheckpointer(client, settings.worker_id, state, progress_offsets(pipeline.stages()))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        async with checkpointing(saver, 1.0) as restored, running(pipeline):
+            print(json.dumps({"restored": restored}), flush=True)
+            await stop.wait()
+
+    asyncio.run(run())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peak_rss_mb": round(peak_mb)}), flush=True)
+
+
+def count_main(args: argparse.Namespace) -> None:
+    """Reconciliation counts, printed as JSON (a separate process: chdb is one process per folder)."""
+    from gridmon.store.client import connect
+
+    settings = scenario_settings(args.data_dir, args.bootstrap, args.prefix, args.database, "counter")
+    client = connect(settings)
+    counts: dict[str, Any] = {}
+    for kind, table in RAW_TABLES.items():
+        total, distinct = client.query(
+            f"SELECT count(), uniqExact(_topic, _partition, _offset, device, ts) FROM {table}"
+        ).result_rows[0]
+        counts[kind] = {"rows": int(total), "distinct": int(distinct)}
+    counts["dead_letters"] = int(client.query("SELECT count() FROM dead_letters FINAL").result_rows[0][0])
+    counts["outages"] = int(client.query("SELECT uniqExact(id) FROM outages").result_rows[0][0])
+    print(json.dumps(counts), flush=True)
+
+
+def scenario_settings(data_dir: str, bootstrap: str, prefix: str, database: str, worker: str) -> Any:
+    from gridmon.settings import load_settings
+
+    return load_settings(
+        kafka_bootstrap=bootstrap,
+        data_dir=data_dir,
+        topic_prefix=prefix,
+        partitions=4,
+        clickhouse_database=database,
+        worker_id=worker,
+    )
+
+
+# --- the orchestrator side --------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    scenario: str
+    produced: int = 0
+    stored: int = 0
+    dead_lettered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    recovery_s: float | None = None
+    peak_rss_mb: int | None = None
+    note: str = ""
+    skipped: bool = False
+
+
+@dataclass
+class Worker:
+    """A worker child process; `restart()` starts it again (the supervisor's job)."""
+
+    scenario: Scenario
+    name: str
+    process: subprocess.Popen[str] | None = None
+    restarts: int = 0
+    peak_rss_mb: int = 0
+    restored: list[list[str]] = field(default_factory=list)  # per start: components restored
+
+    def start(self) -> None:
+        s = self.scenario
+        command = [sys.executable, "-m", "load_tests.reliability", "worker", "--data-dir", str(s.data_dir)]
+        command += ["--bootstrap", s.bootstrap, "--prefix", s.prefix, "--database", s.database]
+        command += ["--worker", self.name]
+        env = {**os.environ, FAULT_FILE_ENV: str(s.fault_file), "GRIDMON_LOG_LEVEL": "WARNING"}
+        log = open(s.data_dir / f"{self.name}.log", "a")  # noqa: SIM115 - the child owns it
+        self.process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True
+        )
+        assert self.process.stdout is not None
+        threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if not line.startswith("{"):
+                continue
+            report = json.loads(line)
+            if "restored" in report:
+                self.restored.append(report["restored"])
+            else:
+                self.peak_rss_mb = max(self.peak_rss_mb, report["peak_rss_mb"])
+
+    def supervise(self) -> None:
+        """Start the worker again if it exited (e.g. code 75: ClickHouse down past the retry policy)."""
+        if self.process is not None and self.process.poll() is not None:
+            self.restarts += 1
+            time.sleep(1.0)  # a supervisor's restart delay
+            self.start()
+
+    def kill9(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Scenario:
+    """Topics, database and fault switch of one scenario (unique names; a shared data dir)."""
+
+    name: str
+    bootstrap: str
+    data_dir: Path
+    messages: int
+    poison_every: int = 0
+    prefix: str = field(default_factory=lambda: f"rel{uuid.uuid4().hex[:8]}.")
+    database: str = field(default_factory=lambda: f"rel_{uuid.uuid4().hex[:10]}")
+    produced_valid: int = 0
+    produced_poison: int = 0
+
+    @property
+    def fault_file(self) -> Path:
+        return self.data_dir / f"{self.database}.fault"
+
+    def set_fault(self, fault: str | None) -> None:
+        if fault is None:
+            self.fault_file.unlink(missing_ok=True)
+        else:
+            self.fault_file.write_text(fault)
+
+    def settings(self) -> Any:
+        return scenario_settings(str(self.data_dir), self.bootstrap, self.prefix, self.database, "driver")
+
+    def produce(self, seconds: float) -> threading.Thread:
+        """Produce the scenario's messages spread over `seconds`, in a thread (load during the fault)."""
+        from gridmon.grid.generate import generate
+        from gridmon.kafka.clients import make_producer
+        from gridmon.pipeline.runner import prepare_topics
+
+        settings = self.settings()
+        prepare_topics(settings, self.bootstrap)
+        model = generate("small", seed=1)
+        devices = {"pmu": model.devices_of_kind("pmu"), "meter": model.devices_of_kind("meter")}
+        producer = make_producer(settings, self.bootstrap)
+        values = list(self._messages(devices))
+        self.produced_valid = sum(valid for _topic, _value, valid in values)
+        self.produced_poison = sum(1 for _topic, _value, valid in values if not valid)
+
+        def run() -> None:
+            pause = seconds / max(len(values), 1)
+            for topic, value, _valid in values:
+                producer.produce(settings.topic(topic), key=uuid.uuid4().bytes[:4], value=value)
+                producer.poll(0)
+                time.sleep(pause)
+            assert producer.flush(60) == 0, "the producer could not deliver every message"
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    def _messages(self, devices: dict[str, list[str]]) -> Iterator[tuple[str, bytes, int]]:
+        rng = random.Random(7)
+        start_ns = time.time_ns() - 3600 * 10**9
+        for i in range(self.messages):
+            if self.poison_every and i % self.poison_every == 0:
+                yield "grid.pmu", poison(rng, i // self.poison_every), 0
+            kind = "pmu" if i % 2 else "meter"
+            readings = []
+            for j in range(READINGS_PER_MESSAGE):
+                n = i * READINGS_PER_MESSAGE + j
+                device = devices[kind][n % len(devices[kind])]
+                ts = start_ns + n * 1_000_000  # unique per device and time: no field duplicates
+                if kind == "pmu":
+                    readings.append({"device": device, "ts": ts, "freq_hz": 60.0, "va": 7200.0, "vb": 7200.0})
+                else:
+                    readings.append({"device": device, "ts": ts, "event": "interval", "kwh": 0.3})
+            body = {"readings": readings, "source": "reliability", "sent_ns": time.time_ns()}
+            yield f"grid.{kind}", orjson.dumps(body), len(readings)
+
+    def caught_up(self) -> bool:
+        """Has the consumer group committed every offset of every input partition?"""
+        from confluent_kafka import TopicPartition
+
+        from gridmon.kafka.clients import make_consumer
+        from gridmon.pipeline.progress import end_offsets
+
+        settings = self.settings()
+        topics = [settings.topic(f"grid.{kind}") for kind in RAW_TABLES]
+        consumer = make_consumer(settings, self.bootstrap, group_id=settings.topic("gridmon"))
+        try:
+            ends = end_offsets(consumer, topics)
+            committed = consumer.committed([TopicPartition(t, p) for t, p in ends], timeout=10)
+        finally:
+            consumer.close()
+        done = {(tp.topic, tp.partition): tp.offset for tp in committed}
+        return all(done.get(tp, -1) >= end for tp, end in ends.items() if end > 0)
+
+    def counts(self) -> dict[str, Any]:
+        command = [sys.executable, "-m", "load_tests.reliability", "count", "--data-dir", str(self.data_dir)]
+        command += ["--bootstrap", self.bootstrap, "--prefix", self.prefix, "--database", self.database]
+        out = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=True)
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    def reconcile(self, row: Row) -> Row:
+        counts = self.counts()
+        distinct = sum(counts[kind]["distinct"] for kind in RAW_TABLES)
+        row.produced = self.produced_valid + self.produced_poison
+        row.stored = distinct
+        row.dead_lettered = counts["dead_letters"]
+        row.duplicated = sum(counts[kind]["rows"] - counts[kind]["distinct"] for kind in RAW_TABLES)
+        row.lost = max(self.produced_valid - distinct, 0) + max(self.produced_poison - row.dead_lettered, 0)
+        return row
+
+
+def poison(rng: random.Random, i: int) -> bytes:
+    """The i-th bad message, of a rotating kind: random bytes, broken JSON, wrong schema, unknown device, NaN."""
+    choice = i % 5
+    if choice == 0:
+        return rng.randbytes(rng.randint(1, 300))
+    if choice == 1:
+        return b'{"readings": [{"device": "x", "ts": ' + str(i).encode()
+    if choice == 2:
+        return orjson.dumps({"readings": [{"device": "pmu", "ts": i, "freq_hz": "sixty"}]})
+    if choice == 3:
+        return orjson.dumps({"readings": [{"device": f"ghost-{i}", "ts": time.time_ns(), "freq_hz": 60.0}]})
+    return b'{"readings": [{"device": "p", "ts": 1, "freq_hz": NaN}]}'
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout_s: float, tick: Callable[[], None] | None = None
+) -> float:
+    """Seconds until `condition()` held (polling); raises TimeoutError after `timeout_s`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout_s:
+            raise TimeoutError(f"not reached in {timeout_s:.0f} s")
+        if tick is not None:
+            tick()
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def committed_fraction(scenario: Scenario) -> float:
+    """Share of the produced input messages whose offsets the group has committed."""
+    from confluent_kafka import TopicPartition
+
+    from gridmon.kafka.clients import make_consumer
+
+    settings = scenario.settings()
+    consumer = make_consumer(settings, scenario.bootstrap, group_id=settings.topic("gridmon"))
+    try:
+        metadata = consumer.list_topics(timeout=10)
+        tps = [
+            TopicPartition(settings.topic(f"grid.{kind}"), p)
+            for kind in RAW_TABLES
+            for p in metadata.topics[settings.topic(f"grid.{kind}")].partitions
+        ]
+        committed = consumer.committed(tps, timeout=10)
+    finally:
+        consumer.close()
+    return sum(max(tp.offset, 0) for tp in committed) / max(scenario.messages, 1)
+
+
+# --- scenarios --------------------------------------------------------------------------------------------
+
+
+def run_kill9(scenario: Scenario) -> Row:
+    """kill -9 while batches are in flight (slow inserts make "mid-batch" likely), then restart."""
+    worker = Worker(scenario, "w1")
+    scenario.set_fault("slow:0.2")
+    producing = scenario.produce(seconds=5)
+    worker.start()
+    wait_until(lambda: committed_fraction(scenario) > 0.25, 180)
+    worker.kill9()
+    scenario.set_fault(None)
+    worker.start()
+    producing.join()
+    recovery = wait_until(scenario.caught_up, 300, worker.supervise)
+    worker.stop()
+    row = scenario.reconcile(Row("kill -9 worker mid-batch, restart", recovery_s=recovery))
+    row.peak_rss_mb = worker.peak_rss_mb
+    row.note = f"state restored at restart: {', '.join(worker.restored[-1]) if worker.restored else 'none'}"
+    return row
+
+
+def run_clickhouse_down(scenario: Scenario, down_s: float) -> Row:
+    worker = Worker(scenario, "w1")
+    producing = scenario.produce(seconds=10)
+    worker.start()
+    wait_until(lambda: committed_fraction(scenario) > 0.1, 180)
+    scenario.set_fault("down")
+    deadline = time.monotonic() + down_s
+    while time.monotonic() < deadline:
+        worker.supervise()
+        time.sleep(0.5)
+    scenario.set_fault(None)
+    producing.join()
+    recovery = wait_until(scenario.caught_up, 300, worker.supervise)
+    worker.stop()
+    row = scenario.reconcile(Row(f"ClickHouse unavailable {down_s:.0f} s", recovery_s=recovery))
+    row.peak_rss_mb = worker.peak_rss_mb
+    row.note = f"worker exited {worker.restarts}× (code 75, nothing committed), restarted"
+    return row
+
+
+def run_slow_clickhouse(scenario: Scenario, delay_s: float) -> Row:
+    worker = Worker(scenario, "w1")
+    scenario.set_fault(f"slow:{delay_s}")
+    producing = scenario.produce(seconds=2)
+    worker.start()
+    producing.join()
+    elapsed = wait_until(scenario.caught_up, 600, worker.supervise)
+    worker.stop()
+    row = scenario.reconcile(Row(f"slow ClickHouse (+{delay_s:g} s per call)"))
+    row.peak_rss_mb = worker.peak_rss_mb
+    row.note = f"caught up in {elapsed:.0f} s; batches grow, memory bounded by Faust's buffer"
+    scenario.set_fault(None)
+    return row
+
+
+def run_poison(scenario: Scenario) -> Row:
+    worker = Worker(scenario, "w1")
+    producing = scenario.produce(seconds=3)
+    worker.start()
+    producing.join()
+    wait_until(scenario.caught_up, 300, worker.supervise)
+    worker.stop()
+    row = scenario.reconcile(Row(f"poison messages (1 in {scenario.poison_every})"))
+    row.peak_rss_mb = worker.peak_rss_mb
+    row.note = f"{scenario.produced_poison} poison messages, {worker.restarts} crashes"
+    return row
+
+
+def tansu_restart_loses_topics() -> str:
+    """Minimal reproduction: create a topic on the embedded broker, restart it on the same port, list topics."""
+    from gridmon.kafka.clients import make_admin
+    from gridmon.kafka.embedded import EmbeddedBroker
+    from gridmon.settings import load_settings
+
+    broker = EmbeddedBroker().start()
+    try:
+        settings = load_settings(kafka_bootstrap=broker.bootstrap)
+        from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+
+        admin = make_admin(settings, broker.bootstrap)
+        admin.create_topics([NewTopic("repro.restart", 1, 1)])["repro.restart"].result(timeout=10)
+        before = "repro.restart" in admin.list_topics(timeout=10).topics
+        port = broker.port
+        broker.stop()
+        broker.port = port
+        broker.start()
+        after = "repro.restart" in make_admin(settings, broker.bootstrap).list_topics(timeout=10).topics
+    finally:
+        broker.stop()
+    return f"embedded Tansu (memory storage): topic before restart {before}, after restart {after}"
+
+
+def run_broker_restart(scenario: Scenario | None) -> Row:
+    restart_command = os.environ.get("GRIDMON_RELIABILITY_BROKER_RESTART")
+    if scenario is None or not restart_command:
+        return Row(
+            "broker restart",
+            skipped=True,
+            note=tansu_restart_loses_topics()
+            + "; needs GRIDMON_KAFKA_BOOTSTRAP + GRIDMON_RELIABILITY_BROKER_RESTART",
+        )
+    worker = Worker(scenario, "w1")
+    producing = scenario.produce(seconds=10)
+    worker.start()
+    wait_until(lambda: committed_fraction(scenario) > 0.2, 180)
+    subprocess.run(restart_command, shell=True, check=True, timeout=300)  # noqa: S602 - the operator's command
+    producing.join()
+    recovery = wait_until(scenario.caught_up, 300, worker.supervise)
+    worker.stop()
+    return scenario.reconcile(Row("broker restart", recovery_s=recovery, note=f"{worker.restarts} restarts"))
+
+
+def two_workers_row() -> Row:
+    return Row(
+        "two workers, one killed (rebalance)",
+        skipped=True,
+        note="needs GRIDMON_CLICKHOUSE_URL: embedded chdb allows one process per data folder",
+    )
+
+
+# --- main -------------------------------------------------------------------------------------------------
+
+
+def print_table(rows: list[Row]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="gridmon reliability: produced vs ClickHouse + dead letters")
+    for column in ("scenario", "produced", "stored", "dead-lettered", "lost", "duplicated", "recovery"):
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    table.add_column("peak RSS", justify="right")
+    table.add_column("note")
+    for row in rows:
+        if row.skipped:
+            table.add_row(row.scenario, "—", "—", "—", "—", "—", "—", "—", f"skipped: {row.note}")
+            continue
+        recovery = "—" if row.recovery_s is None else f"{row.recovery_s:.1f} s"
+        rss = "—" if not row.peak_rss_mb else f"{row.peak_rss_mb} MB"
+        style = "" if row.lost == 0 and row.duplicated == 0 else "bold red"
+        table.add_row(
+            row.scenario,
+            f"{row.produced:,}",
+            f"{row.stored:,}",
+            f"{row.dead_lettered:,}",
+            f"{row.lost:,}",
+            f"{row.duplicated:,}",
+            recovery,
+            rss,
+            row.note,
+            style=style,
+        )
+    Console(width=200).print(table)
+    print("produced = valid readings + poison messages; stored = distinct readings in ClickHouse")
+
+
+SCENARIOS = ("kill9", "clickhouse-down", "slow-clickhouse", "poison", "broker-restart", "two-workers")
+
+
+def run_all(bootstrap: str, data_dir: Path, messages: int, only: set[str], down_s: float) -> list[Row]:
+    def scenario(name: str, **kwargs: Any) -> Scenario:
+        return Scenario(name, bootstrap, data_dir, messages, **kwargs)
+
+    runs: dict[str, Callable[[], Row]] = {
+        "kill9": lambda: run_kill9(scenario("kill9")),
+        "clickhouse-down": lambda: run_clickhouse_down(scenario("down"), down_s),
+        "slow-clickhouse": lambda: run_slow_clickhouse(scenario("slow"), 0.5),
+        "poison": lambda: run_poison(scenario("poison", poison_every=2)),
+        "broker-restart": lambda: run_broker_restart(
+            scenario("restart") if os.environ.get("GRIDMON_KAFKA_BOOTSTRAP") else None
+        ),
+        "two-workers": two_workers_row,
+    }
+    rows = []
+    for name in SCENARIOS:
+        if name in only:
+            print(f"scenario {name} …", flush=True)
+            rows.append(runs[name]())
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    for name in ("worker", "count"):
+        child = sub.add_parser(name)
+        for option in ("--data-dir", "--bootstrap", "--prefix", "--database"):
+            child.add_argument(option, required=True)
+        child.add_argument("--worker", default="w1")
+    parser.add_argument("--messages", type=int, default=400, help="input messages per scenario")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"comma list of {', '.join(SCENARIOS)}")
+    parser.add_argument("--down-s", type=float, default=30.0, help="how long ClickHouse is unavailable")
+    args = parser.parse_args()
+    if args.command == "worker":
+        return worker_main(args)
+    if args.command == "count":
+        return count_main(args)
+    from gridmon.kafka.embedded import kafka_bootstrap
+    from gridmon.settings import load_settings
+
+    data_dir = Path(tempfile.mkdtemp(prefix="gridmon-reliability-"))
+    try:
+        with kafka_bootstrap(load_settings(data_dir=data_dir)) as bootstrap:
+            rows = run_all(bootstrap, data_dir, args.messages, set(args.only.split(",")), args.down_s)
+        print_table(rows)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
