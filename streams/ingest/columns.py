@@ -77,5 +77,5 @@ def _ns(value: int | datetime) -> int:
         return value if -(2**63) <= value < 2**63 else -(2**63)  # out of int64: time_skew later
     if value.tzinfo is None:
         return -(2**63)  # a naive time is ambiguous: rejected as time_skew by validation
-    seconds = int(value.timestamp())
-    return seconds * 1_000_000_000 + value.microsecond * 1000
+    ns = int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1000
+    return ns if -(2**63) <= ns < 2**63 else -(2**63)  # year 1 or 9999 does not fit int64 ns: time_skew later

@@ -18,6 +18,7 @@ import orjson
 from gridmon.ingest.deadletters import dead_letter
 from gridmon.ingest.messages import RawMessage
 from gridmon.records import READING_TYPES, DeadLetter, Envelope
+from gridmon.security.signature import SIGNATURE_HEADER, MessageVerifier
 
 _NON_FINITE = re.compile(rb"(?<![\w\"])-?(NaN|Infinity)(?![\w\"])")
 
@@ -35,9 +36,10 @@ class DecodedMessages:
 class EnvelopeDecoder:
     """Decoder for one reading kind; build once, use for every batch."""
 
-    def __init__(self, kind: str, max_message_bytes: int) -> None:
+    def __init__(self, kind: str, max_message_bytes: int, hmac_key: bytes | None = None) -> None:
         self.reading_type = READING_TYPES[kind]
         self.max_message_bytes = max_message_bytes
+        self.verifier = MessageVerifier(hmac_key) if hmac_key else None
         self._typed = msgspec.json.Decoder(Envelope[self.reading_type])  # type: ignore[name-defined]
         self._raw = msgspec.json.Decoder(Envelope[msgspec.Raw])
         self._reading = msgspec.json.Decoder(self.reading_type)
@@ -56,6 +58,11 @@ class EnvelopeDecoder:
                 detail = f"{len(value)} bytes > limit {self.max_message_bytes} (original truncated to 4 KiB)"
                 out.dead_letters.append(dead_letter(message, "oversize", detail, original=value[:4096]))
                 continue
+            if self.verifier is not None:  # authenticity before parsing: unsigned bytes are not looked into
+                refused = self.verifier.check(value, message.header(SIGNATURE_HEADER))
+                if refused is not None:
+                    out.dead_letters.append(dead_letter(message, "bad_signature", refused))
+                    continue
             try:
                 envelope = self._typed.decode(value)
             except msgspec.DecodeError:

@@ -53,7 +53,8 @@ class IngestProcessor:
         self.kind = kind
         self.settings = settings
         self.registry = registry
-        self.decoder = EnvelopeDecoder(kind, settings.max_message_bytes)
+        hmac_key = settings.hmac_key.get_secret_value().encode() if settings.hmac_key else None
+        self.decoder = EnvelopeDecoder(kind, settings.max_message_bytes, hmac_key)
         self.reading_type = READING_TYPES[kind]
         self.duplicates = DuplicateFilter()
         self._event_codes: dict[str, int] = {}
