@@ -35,7 +35,6 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.db_cmd", "register"),
     ("gridmon.cli.query_cmd", "register"),
     ("gridmon.cli.dashboards_cmd", "register"),
-    ("gridmon.cli.bench_cmd", "register"),
 ]
 
 
