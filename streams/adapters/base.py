@@ -106,9 +106,7 @@ async def _session(adapter: FieldAdapter, publisher: EnvelopePublisher, stop: as
         done, _ = await asyncio.wait({pump, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
         if pump not in done:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            await _cancel(pump)
         elif pump.exception() is None:
             health.last_error = f"{adapter.endpoint} ended the session"
         else:
@@ -120,6 +118,15 @@ async def _session(adapter: FieldAdapter, publisher: EnvelopePublisher, stop: as
         with contextlib.suppress(*RECOVERABLE):
             await adapter.close()
     return connected
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel until it ends: on Python 3.11, asyncio.wait_for can swallow a cancel that races its result."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    if not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
 
 
 async def _report(publisher: EnvelopePublisher, health_file: Path | None, every_s: float = 1.0) -> None:

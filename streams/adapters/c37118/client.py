@@ -190,6 +190,10 @@ class C37118Adapter(FieldAdapter):
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append(frame.raw)
+        if (
+            len(self._pending) >= self.options.frames_per_envelope
+        ):  # a chunk may hold many frames after a stall
+            self._publish_pending(publisher)
 
     def _publish_pending(self, publisher: EnvelopePublisher) -> None:
         if not self._pending or self.layout is None:

@@ -84,12 +84,14 @@ class PdcSimulator:
         self.drop_clients()
         if self._server is not None:
             self._server.close()
+            # wait_closed waits for every connection to detach; never let a stuck peer hang the caller
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+                await asyncio.wait_for(self._server.wait_closed(), 5.0)
 
     def drop_clients(self) -> None:
+        """Reset every client connection (abort: a graceful close would wait for unread frames to drain)."""
         for writer in list(self._clients):
-            writer.close()
+            writer.transport.abort()
         self._clients.clear()
 
     def inject(self, raw: bytes) -> None:
