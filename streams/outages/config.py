@@ -17,7 +17,12 @@ class CorrelatorConfig(msgspec.Struct, frozen=True, kw_only=True):
     min_dark_meters: int = 2  # a device with several meters needs at least this many dark to be blamed
     branch_min_meters: int = 3  # a branch this big with (almost) no dark meter proves its parent is closed
     branch_dark_fraction: float = 0.1
-    merge_window_s: float = 20.0  # a wider explanation within this of an open outage grows it; later, nests
+    merge_window_s: float = (
+        20.0  # an outage located less than this before a wider one is part of it; else nests
+    )
+    clock_skew_s: float = 120.0  # meter clocks may be this far off: a gasp this early still joins an outage
+    clock_ahead_s: float = 10.0  # event time moves at most this far past a batch's median stamp (fast clocks)
+    alive_share: float = 0.1  # powered units below a device, per dark meter, that it tolerates (stray clocks)
     momentary_max_s: float = 300.0  # IEEE 1366: shorter interruptions are momentary (MAIFI)
     scada_hold_s: float = 30.0  # a trip without lockout may reclose: wait this long before raising it
     confirm_after_s: float = 60.0  # an AMI-only outage still dark after this is confirmed

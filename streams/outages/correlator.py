@@ -21,11 +21,23 @@ from gridmon.outages.topology import OutageTopology
 from gridmon.records import Anomaly, Outage
 
 SECOND = 1_000_000_000
+MINUTE = 60 * SECOND
+
+
+def onset(times: Sequence[int], config: CorrelatorConfig) -> int:
+    """When a group of meters went dark: the earliest stamp near the bulk of them (a slow clock is ignored)."""
+    ordered = sorted(times)
+    median = ordered[len(ordered) // 2]
+    window = int(config.last_gasp_window_s * SECOND)
+    return next(t for t in ordered if t >= median - window)
+
+
 DARK_EVENTS = frozenset({"last_gasp", "ping_fail", "no_voltage"})
 ALIVE_EVENTS = frozenset({"power_restored", "ping_ok", "alive"})
 SCADA_OPEN = frozenset({"trip", "lockout", "open"})
 SCADA_CLOSE = frozenset({"close", "reclose"})
 FINAL = frozenset({"restored", "momentary"})
+UNSYNCED = frozenset({"ami", "sensor"})  # field clocks that drift; SCADA RTUs and PMUs are time-synchronised
 
 
 class OutageCorrelator:
@@ -44,6 +56,7 @@ class OutageCorrelator:
         self.state = CorrelatorState()
         self.at_risk_tracker = AtRiskTracker(model, self.config)
         self.unknown_devices = 0
+        self._batch_now = 0  # the newest credible stamp of the batch being applied: when it arrived
         self._advice_cache: dict[int, list[str]] = {}
 
     # --- public interface -----------------------------------------------------------------------------------
@@ -52,15 +65,30 @@ class OutageCorrelator:
         """Apply events (any order); return the outage records that changed, coalesced per outage."""
         if events:
             devices = [e.device for e in events]  # type: ignore[attr-defined]
+            newest = self._newest_credible(events)
+            self._batch_now = max(
+                min(e.ts, newest) if e.source in UNSYNCED else e.ts  # type: ignore[attr-defined]
+                for e in events
+            )
             for event, index in zip(events, self.model.index_of(devices).tolist(), strict=True):
                 if index < 0:
                     self.unknown_devices += 1
                     continue
-                if event.ts > self.state.max_ts:  # type: ignore[attr-defined]
-                    self.state.max_ts = event.ts  # type: ignore[attr-defined]
+                ts: int = event.ts  # type: ignore[attr-defined]
+                if event.source in UNSYNCED:  # type: ignore[attr-defined]
+                    ts = min(ts, newest)
+                if ts > self.state.max_ts:
+                    self.state.max_ts = ts
                     self._close_windows(force=False)  # locate before later news lands in the window
-                self._apply(event, index)
+                self._apply(event, index, ts)
         return self._advance(force=False)
+
+    def _newest_credible(self, events: Sequence[msgspec.Struct]) -> int:
+        """The latest stamp a meter or sensor clock can credibly put on these events: one running ahead must not
+        close windows and holds early, so stamps far past both the batch's median and event time are cut back.
+        SCADA and PMU clocks are synchronised (RTU time sync, GPS): their stamps are taken as they are."""
+        stamps = np.fromiter((e.ts for e in events), dtype=np.int64, count=len(events))  # type: ignore[attr-defined]
+        return max(int(np.median(stamps)), self.state.max_ts) + int(self.config.clock_ahead_s * SECOND)
 
     def flush(self, until_ns: int) -> list[Outage]:
         """Close every window and hold up to `until_ns` (end of a run) and emit every pending change."""
@@ -74,6 +102,20 @@ class OutageCorrelator:
             return None
         outage = self._covering(self.model.position(device_id))
         return outage.id if outage is not None else None
+
+    def customer_minutes(self) -> dict[str, float]:
+        """IEEE 1366 customer-minutes of interruption per outage id still in memory, from the restoration steps
+        (customers out over event time), for `reliability(..., customer_minutes=...)`."""
+        minutes = {}
+        for outage in self.state.outages.values():
+            if outage.merged_into is not None:
+                continue
+            ongoing = 0
+            if outage.state not in FINAL:
+                since = outage.out_since_ns or outage.start_ns
+                ongoing = outage.customers_out * max(0, self.state.max_ts - since)
+            minutes[outage.id] = (outage.customer_ns + ongoing) / MINUTE
+        return minutes
 
     def open_outages(self) -> list[Outage]:
         return [self._record(o) for o in self.state.outages.values() if o.state not in FINAL]
@@ -93,14 +135,13 @@ class OutageCorrelator:
 
     # --- events -----------------------------------------------------------------------------------------------
 
-    def _apply(self, event: msgspec.Struct, index: int) -> None:
+    def _apply(self, event: msgspec.Struct, index: int, ts: int) -> None:
         name: str = event.event  # type: ignore[attr-defined]
-        ts: int = event.ts  # type: ignore[attr-defined]
         source: str = event.source  # type: ignore[attr-defined]
         if name in DARK_EVENTS:
-            self._dark(index, ts)
+            self._dark(index, ts, event.ts)  # type: ignore[attr-defined]
         elif name in ALIVE_EVENTS:
-            self._alive(index, ts)
+            self._alive(index, ts, event.ts)  # type: ignore[attr-defined]
         elif name in SCADA_OPEN:
             self._scada_open(index, ts, name)
         elif name in SCADA_CLOSE:
@@ -114,39 +155,47 @@ class OutageCorrelator:
             self.at_risk_tracker.record(index, ts, "sag")
 
     def _fresh(self, meter: int, ts: int, dark: bool) -> bool:
-        """Record the meter's newest state; True only when it changes (not a duplicate, not older news)."""
+        """Record the meter's newest state; True only when it changes (not a duplicate, not older news).
+        `ts` is the meter's own stamp: whatever its clock's error, it orders that meter's news."""
         known = self.state.meters.get(meter)
         if known is not None and abs(known) >= ts:
             return False
         self.state.meters[meter] = -ts if dark else ts
         return known is None or (known < 0) != dark
 
-    def _dark(self, meter: int, ts: int) -> None:
-        if not self._fresh(meter, ts, dark=True):
+    def _dark(self, meter: int, ts: int, stamp: int) -> None:
+        if not self._fresh(meter, stamp, dark=True):
             return
+        skew = int(self.config.clock_skew_s * SECOND)
         outage = self._covering(meter)
-        if outage is not None and ts >= outage.start_ns - int(self.config.merge_window_s * SECOND):
+        if outage is not None and ts >= outage.start_ns - skew:  # a slow meter clock is still this outage
             outage.dark[meter] = ts
             outage.restored.pop(meter, None)
             if "ami" not in outage.sources:
                 outage.sources = sorted({*outage.sources, "ami"})
             return
+        if self._finished_covering(meter, ts) is not None:
+            return  # a gasp read after the meter came back: old news of an outage already over
         feeder = int(self.model.feeder_index[meter])
         self.state.pending.setdefault(feeder, {})[meter] = ts
+        # the window opens when the gasp arrives (its batch's newest credible stamp), not at its own stamp: a
+        # gasp delivered late or stamped by a slow clock waits for the rest of its fault's evidence too
+        arrived = max(self.state.max_ts, min(self._batch_now, ts + int(self.config.clock_skew_s * SECOND)))
+        opened = max(ts, arrived - int(self.config.allowed_lateness_s * SECOND))
         first = self.state.pending_first
-        first[feeder] = min(ts, first.get(feeder, ts))
+        first[feeder] = min(opened, first.get(feeder, opened))
 
-    def _alive(self, device: int, ts: int) -> None:
+    def _alive(self, device: int, ts: int, stamp: int) -> None:
         """A meter with power, or a transformer some of whose meters report power (then it is energised, but
         a silent meter below it may still be out on its own)."""
         self.state.alive[device] = max(ts, self.state.alive.get(device, 0))
         if self.topology.is_meter[device]:
-            if not self._fresh(device, ts, dark=False):
+            if not self._fresh(device, stamp, dark=False):
                 return
             feeder = int(self.model.feeder_index[device])
             self.state.pending.get(feeder, {}).pop(device, None)
         outage = self._covering(device)
-        if outage is None or ts < outage.start_ns:
+        if outage is None or not self._after_darkness(outage, device, ts):
             return
         meters = (
             [device] if self.topology.is_meter[device] else self.model.meter_indexes_below(device).tolist()
@@ -154,6 +203,16 @@ class OutageCorrelator:
         for meter in meters:
             outage.restored.setdefault(meter, ts)
         outage.last_change_ns = max(outage.last_change_ns, ts)
+
+    def _after_darkness(self, outage: OpenOutage, device: int, ts: int) -> bool:
+        """Power news is about this outage when stamped after the meter's own gasp (its clock may be off),
+        or, without a gasp, after the outage began give or take a meter clock's error."""
+        gasp = outage.dark.get(device)
+        if gasp is not None:
+            return ts > gasp
+        return ts >= outage.start_ns - int(self.config.clock_skew_s * SECOND) * bool(
+            self.topology.is_meter[device]
+        )
 
     def _scada_open(self, device: int, ts: int, name: str) -> None:
         self.state.scada[device] = -ts
@@ -201,6 +260,20 @@ class OutageCorrelator:
 
     # --- outages ----------------------------------------------------------------------------------------------
 
+    def _finished_covering(self, meter: int, ts: int) -> OpenOutage | None:
+        """The innermost finished outage at or above `meter` that was on at `ts` (clock skew allowed)."""
+        finished = self.state.finished
+        if not finished:
+            return None
+        skew = int(self.config.clock_skew_s * SECOND)
+        current = meter
+        while current >= 0:
+            outage = self.state.outages.get(finished.get(current, ""))
+            if outage is not None and outage.start_ns - skew <= ts <= (outage.end_ns or ts):
+                return outage
+            current = self._cparent[current]
+        return None
+
     def _covering(self, device: int) -> OpenOutage | None:
         """The innermost open outage whose device is `device` or above it."""
         by_device = self.state.by_device
@@ -221,6 +294,7 @@ class OutageCorrelator:
         sources: list[str],
         hold_until_ns: int = 0,
         dark: dict[int, int] | None = None,
+        opened_ns: int | None = None,
     ) -> OpenOutage:
         feeder = self.model.feeders[int(self.model.feeder_index[device])]
         outage = OpenOutage(
@@ -233,6 +307,7 @@ class OutageCorrelator:
             hold_until_ns=hold_until_ns,
             customers=int(self.model.customers_below_indexes(np.array([device]))[0]),
             last_change_ns=start_ns,
+            opened_ns=self.state.max_ts if opened_ns is None else opened_ns,
         )
         self._adopt_children(outage)
         self._take_pending(outage)
@@ -242,14 +317,17 @@ class OutageCorrelator:
         return outage
 
     def _adopt_children(self, outage: OpenOutage) -> None:
-        """Open outages inside the new one: older ones nest under it, recent ones merge into it."""
+        """Open outages inside the new one: those raised well before it began, or whose own device SCADA saw
+        open, nest under it; the rest were located early on part of its evidence and merge into it. Arrival
+        order (`opened_ns`) decides, not the gasps' stamps, which a meter's clock may put minutes off."""
         window = int(self.config.merge_window_s * SECOND)
         for other in list(self.state.outages.values()):
             if other.state in FINAL or other.device == outage.device or other.parent is not None:
                 continue
             if not self.topology.covers(outage.device, np.array([other.device]))[0]:
                 continue
-            if outage.start_ns - other.start_ns > window:
+            tripped = self.state.scada.get(other.device, 0) < 0
+            if tripped or other.opened_ns < outage.start_ns - window:
                 other.parent = outage.id
             else:
                 self._merge(outage, other)
@@ -257,7 +335,8 @@ class OutageCorrelator:
     def _merge(self, into: OpenOutage, other: OpenOutage) -> None:
         into.dark.update(other.dark)
         into.sources = sorted({*into.sources, *other.sources})
-        into.start_ns = min(into.start_ns, other.start_ns)
+        if other.start_ns >= into.start_ns - int(self.config.merge_window_s * SECOND):
+            into.start_ns = min(into.start_ns, other.start_ns)  # not from a stray clock much earlier
         if other.emitted and not into.emitted:
             into.id, into.version, into.emitted = other.id, other.version, True  # keep the raised id
             into.last_emit_ns, into.last_key = other.last_emit_ns, other.last_key
@@ -306,7 +385,7 @@ class OutageCorrelator:
             if force or first + window <= watermark:
                 del self.state.pending_first[feeder]
                 if self.state.pending.get(feeder):
-                    self._locate(feeder)
+                    self._locate(feeder, first)
 
     def _advance(self, *, force: bool) -> list[Outage]:
         watermark = self.state.max_ts - int(self.config.allowed_lateness_s * SECOND)
@@ -319,7 +398,8 @@ class OutageCorrelator:
         self._prune(watermark)
         return out
 
-    def _locate(self, feeder: int) -> None:
+    def _locate(self, feeder: int, arrived_ns: int) -> None:
+        """Explain the feeder's pending dark meters (whose window opened at `arrived_ns`) with devices."""
         pending = self.state.pending.pop(feeder)
         meters = np.fromiter(pending, dtype=np.int64, count=len(pending))
         start = min(pending.values())
@@ -342,7 +422,8 @@ class OutageCorrelator:
             if existing is not None:
                 existing.dark.update(group)
                 continue
-            self._open(device, min(group.values()), ["ami"], dark=group)
+            start = onset(list(group.values()), self.config)
+            self._open(device, start, ["ami"], dark=group, opened_ns=arrived_ns)
 
     def _step(self, outage: OpenOutage, watermark: int, force: bool) -> Outage | None:
         """Advance one outage's lifecycle; its record when it should be emitted now."""
@@ -366,8 +447,7 @@ class OutageCorrelator:
     def _lifecycle(self, outage: OpenOutage, watermark: int) -> None:
         customers_total = int(self.model.customers_below_indexes(np.array([outage.device]))[0])
         outage.customers = max(outage.customers, customers_total)
-        back = self._restored_customers(outage, customers_total)
-        outage.customers_out = max(0, customers_total - back)
+        self._set_customers_out(outage, self._customers_out(outage))
         if outage.state == "probable" and self._confirmed(outage, watermark):
             outage.state = "confirmed"
         settled = (
@@ -379,31 +459,53 @@ class OutageCorrelator:
             return  # a recloser may still trip again before it locks out
         if outage.customers_out == 0 or settled:
             self._close(outage)
-        elif back > 0:
+        elif outage.customers_out < customers_total:
             outage.state = "restoring"
 
-    def _restored_customers(self, outage: OpenOutage, total: int) -> int:
-        """Customers back: a whole transformer per restored meter (its meters share a supply), or everything
-        below a closed device except what sits behind devices still open and inside nested open outages."""
-        by_meters = 0
-        if outage.restored:
-            restored = np.fromiter(outage.restored, dtype=np.int64, count=len(outage.restored))
-            units = self.model.transformer_index[restored].astype(np.int64)
-            units = np.where((units >= 0) & self.topology.covers(outage.device, units), units, restored)
-            by_meters = int(self.model.customers_below_indexes(np.unique(units)).sum())
-        nested = sum(
-            int(self.model.customers_below_indexes(np.array([o.device]))[0])
-            for o in self.state.outages.values()
-            if o.parent == outage.id and o.state not in FINAL
+    def _customers_out(self, outage: OpenOutage) -> int:
+        """Customers still out that this outage answers for (nested open outages answer for theirs).
+
+        Before its device closes, everything below is out but the units (a transformer's meters share a
+        supply) that reported power. Once SCADA says it closed, only what sits behind devices still open and
+        the units whose meters went dark and have not reported power since: restoration in steps."""
+        device = outage.device
+        restored = np.fromiter(outage.restored, dtype=np.int64, count=len(outage.restored))
+        back = [self._units(device, restored)]
+        back.append(
+            np.array(
+                [
+                    o.device
+                    for o in self.state.outages.values()
+                    if o.parent == outage.id and o.state not in FINAL
+                ],
+                dtype=np.int64,
+            )
         )
-        by_switching = 0
-        if outage.closed_ns is not None:
-            still_open = [d for d, ts in self.state.scada.items() if ts < 0 and d != outage.device]
-            opened = np.array(still_open, dtype=np.int64)
-            if len(opened):
-                opened = opened[self.topology.covers(outage.device, opened)]
-            by_switching = total - int(self.model.customers_below_indexes(opened).sum()) - nested
-        return min(total, max(by_meters + nested, by_switching + nested))
+        if outage.closed_ns is None:
+            out = np.array([device], dtype=np.int64)
+        else:
+            opened = np.array(
+                [d for d, ts in self.state.scada.items() if ts < 0 and d != device], dtype=np.int64
+            )
+            dark = np.array([m for m in outage.dark if m not in outage.restored], dtype=np.int64)
+            out = np.concatenate([opened[self.topology.covers(device, opened)], self._units(device, dark)])
+        return self.topology.customers_covered(device, out, np.concatenate(back))
+
+    def _units(self, device: int, meters: np.ndarray) -> np.ndarray:
+        """The supply unit of each meter: its transformer when that is inside `device`'s area, else itself."""
+        if not len(meters):
+            return meters
+        units = self.model.transformer_index[meters].astype(np.int64)
+        return np.where((units >= 0) & self.topology.covers(device, np.maximum(units, 0)), units, meters)
+
+    def _set_customers_out(self, outage: OpenOutage, customers_out: int) -> None:
+        """Customers out now, and customer-time so far (IEEE 1366 customer-minutes follow the steps)."""
+        if customers_out != outage.customers_out or outage.out_since_ns == 0:
+            since = outage.out_since_ns or outage.start_ns
+            change = max(since, min(outage.last_change_ns, self.state.max_ts))
+            outage.customer_ns += outage.customers_out * (change - since)
+            outage.out_since_ns = change
+        outage.customers_out = customers_out
 
     def _confirmed(self, outage: OpenOutage, watermark: int) -> bool:
         if set(outage.sources) - {"ami"}:
@@ -415,14 +517,18 @@ class OutageCorrelator:
     def _close(self, outage: OpenOutage) -> None:
         ends = [ts for ts in outage.restored.values()] + ([outage.closed_ns] if outage.closed_ns else [])
         outage.end_ns = max(ends) if ends else outage.last_change_ns
+        outage.last_change_ns = max(outage.last_change_ns, outage.end_ns)
+        since = outage.out_since_ns or outage.start_ns
+        outage.customer_ns += outage.customers_out * max(0, outage.end_ns - since)
+        outage.out_since_ns = outage.end_ns
         outage.customers_out = 0
-        # IEEE 1366: momentary = under 5 min and ended by automatic reclosing, not by a crew
-        short = outage.end_ns - outage.start_ns < int(self.config.momentary_max_s * SECOND)
-        momentary = short and outage.reclosed
+        # IEEE 1366: an interruption restored within 5 minutes is momentary (MAIFI), longer ones sustained
+        momentary = outage.end_ns - outage.start_ns < int(self.config.momentary_max_s * SECOND)
         outage.state = "momentary" if momentary else "restored"
         if momentary and not self.model.has_scada(str(self.model.ids[outage.device])):
             self.at_risk_tracker.record(outage.device, outage.start_ns, "momentary")
         self.state.by_device.pop(outage.device, None)
+        self.state.finished[outage.device] = outage.id
         self._advice_cache.pop(outage.device, None)
 
     def _record(self, outage: OpenOutage) -> Outage:
@@ -468,5 +574,6 @@ class OutageCorrelator:
         outages = self.state.outages
         for outage_id in [i for i, o in outages.items() if o.state in FINAL and (o.end_ns or 0) < horizon]:
             del outages[outage_id]
+        self.state.finished = {d: i for d, i in self.state.finished.items() if i in outages}
         self.state.meters = {m: ts for m, ts in self.state.meters.items() if abs(ts) >= horizon}
         self.state.alive = {d: ts for d, ts in self.state.alive.items() if ts >= horizon}

@@ -1,7 +1,7 @@
 """Locate faults from dark meters: the most upstream devices whose whole area is plausibly dark, in columns.
 
-A device is blamed when enough of its meters are dark, none of its big branches is clearly powered and no
-meter or transformer below it has reported power since the darkness began; meters left over stand alone.
+A device is blamed when enough of its meters are dark, none of its big branches is clearly powered and hardly
+any meter or transformer below it has reported power since the darkness began; meters left over stand alone.
 """
 
 from __future__ import annotations
@@ -36,20 +36,21 @@ def locate(
     touched, k = dark_counts(topology, np.unique(dark))
     n = topology.meter_count(touched)
     out = (k >= config.min_dark_fraction * n) & (k >= np.minimum(config.min_dark_meters, n))
-    out &= ~_has_alive_below(topology, touched, alive)
+    out &= _alive_below(topology, touched, alive) <= config.alive_share * k
     count_of = dict(zip(touched.tolist(), k.tolist(), strict=True))
     for position in np.flatnonzero(out & (n > 1)).tolist():
         out[position] = _branches_agree(topology, int(touched[position]), count_of, config)
     return _topmost(topology, touched[out])
 
 
-def _has_alive_below(topology: OutageTopology, devices: np.ndarray, alive: np.ndarray) -> np.ndarray:
+def _alive_below(topology: OutageTopology, devices: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """How many of the powered units (meters, transformers) sit in each device's subtree."""
     if not len(alive):
-        return np.zeros(len(devices), dtype=bool)
+        return np.zeros(len(devices), dtype=np.int64)
     alive_tin = np.sort(topology.tin[alive])
     lo = np.searchsorted(alive_tin, topology.tin[devices])
     hi = np.searchsorted(alive_tin, topology.tout[devices])
-    return hi > lo
+    return (hi - lo).astype(np.int64)
 
 
 def _branches_agree(

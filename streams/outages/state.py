@@ -17,10 +17,13 @@ class OpenOutage(msgspec.Struct, kw_only=True):
     start_ns: int
     sources: list[str]
     customers: int
+    opened_ns: int = 0  # the watermark when it was opened (arrival order, immune to meter clocks)
     version: int = 0
     state: str = "probable"
     end_ns: int | None = None
     customers_out: int = 0
+    out_since_ns: int = 0  # when customers_out last changed
+    customer_ns: int = 0  # customers × ns out until out_since_ns (IEEE 1366 customer-minutes × 6e10)
     parent: str | None = None
     dark: dict[int, int] = {}  # meter → when it went dark
     restored: dict[int, int] = {}  # meter → when it came back
@@ -45,6 +48,7 @@ class CorrelatorState(msgspec.Struct, kw_only=True):
     pruned_ns: int = 0
     outages: dict[str, OpenOutage] = {}
     by_device: dict[int, str] = {}  # device → id of its open outage
+    finished: dict[int, str] = {}  # device → id of its latest finished outage (for gasps read late)
     pending: dict[int, dict[int, int]] = {}  # feeder index → meter → dark since (not yet located)
     pending_first: dict[int, int] = {}  # feeder index → earliest pending dark time (its window)
     meters: dict[int, int] = {}

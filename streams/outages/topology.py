@@ -47,6 +47,21 @@ class OutageTopology:
         self.ties = [(t.id, position(t.a_end), position(t.b_end)) for t in model.ties]
         self.tie_devices = [position(t.id) for t in model.ties if t.id in model]
         self._child_start, self._child_list = _csr(self.candidate_parent, self.is_candidate)
+        self.customers_at = np.zeros(int(self.tout.max(initial=0)) + 1, dtype=np.int64)  # by tree position
+        self.customers_at[self.tin[meters]] = model.customers[meters]
+
+    def customers_covered(self, root: int, out: np.ndarray, back: np.ndarray) -> int:
+        """Customers below `root` inside a subtree of `out` and of none of `back` (device indexes)."""
+        lo, hi = int(self.tin[root]), int(self.tout[root])
+        return int(self.customers_at[lo:hi][self._cover(lo, hi, out) & ~self._cover(lo, hi, back)].sum())
+
+    def _cover(self, lo: int, hi: int, devices: np.ndarray) -> np.ndarray:
+        """Tree positions in [lo, hi) inside the subtree of any of `devices` (a difference array, no loop)."""
+        delta = np.zeros(hi - lo + 1, dtype=np.int64)
+        if len(devices):
+            np.add.at(delta, np.clip(self.tin[devices], lo, hi) - lo, 1)
+            np.add.at(delta, np.clip(self.tout[devices], lo, hi) - lo, -1)
+        return np.cumsum(delta[:-1]) > 0
 
     def meter_count(self, indexes: np.ndarray) -> np.ndarray:
         """Meters in the subtree of each device index."""

@@ -115,14 +115,17 @@ class Scenario:
     faults: tuple[FaultSpec, ...]
 
 
+# IEEE 1366: an interruption is sustained when it lasts more than 5 minutes, momentary when less. Sustained
+# faults last 6–12 min so that a 900 s run holds them whole; momentaries (a recloser cycle) under a minute.
+SUSTAINED_MIN_S, SUSTAINED_MAX_S = 360.0, 720.0
 _OUTAGE_SPECS = (
-    FaultSpec("customer_loss", 2, 60, 240),
-    FaultSpec("transformer_loss", 2, 60, 240),
-    FaultSpec("fuse_trip", 2, 90, 300),
-    FaultSpec("recloser_trip", 1, 60, 240),
+    FaultSpec("customer_loss", 2, SUSTAINED_MIN_S, SUSTAINED_MAX_S),
+    FaultSpec("transformer_loss", 2, SUSTAINED_MIN_S, SUSTAINED_MAX_S),
+    FaultSpec("fuse_trip", 2, SUSTAINED_MIN_S, SUSTAINED_MAX_S),
+    FaultSpec("recloser_trip", 1, SUSTAINED_MIN_S, SUSTAINED_MAX_S),
     FaultSpec("momentary", 2, 1, 45),
-    FaultSpec("nested", 1, 150, 300),
-    FaultSpec("stepped", 1, 150, 300),
+    FaultSpec("nested", 1, 2 * SUSTAINED_MIN_S, 2 * SUSTAINED_MIN_S + 60),  # the outer trip lasts half
+    FaultSpec("stepped", 1, SUSTAINED_MIN_S, SUSTAINED_MAX_S),
 )
 _PMU_SPECS = (
     FaultSpec("voltage_sag", 1, 2, 8),
@@ -151,11 +154,11 @@ SCENARIOS: dict[str, Scenario] = {
         "storm",
         "a storm front: most feeders trip within seconds, then stepped restoration",
         (
-            FaultSpec("stepped", 1, 200, 400, window=(0.1, 0.12), share=0.25),
-            FaultSpec("breaker_trip", 1, 150, 400, window=(0.1, 0.12), share=0.3),
-            FaultSpec("recloser_trip", 2, 150, 400, window=(0.1, 0.13), share=0.3),
-            FaultSpec("fuse_trip", 3, 100, 400, window=(0.1, 0.15), share=0.2),
-            FaultSpec("transformer_loss", 5, 100, 400, window=(0.1, 0.2), share=0.02),
+            FaultSpec("stepped", 1, 400, 720, window=(0.1, 0.12), share=0.25),
+            FaultSpec("breaker_trip", 1, 360, 720, window=(0.1, 0.12), share=0.3),
+            FaultSpec("recloser_trip", 2, 360, 720, window=(0.1, 0.13), share=0.3),
+            FaultSpec("fuse_trip", 3, 360, 720, window=(0.1, 0.15), share=0.2),
+            FaultSpec("transformer_loss", 5, 360, 720, window=(0.1, 0.2), share=0.02),
             FaultSpec("momentary", 3, 1, 30, window=(0.08, 0.1), share=0.1),
         ),
     ),
@@ -215,12 +218,16 @@ class FaultPlanner:
 
     # -- time -----------------------------------------------------------------------------------------------
     def _span(self, spec: FaultSpec) -> tuple[int, int]:
-        """A start within the window and a duration that ends before 95 % of the run."""
+        """A duration, and a start within the window early enough that the fault ends before 95 % of the run;
+        a run too short for the duration cuts the fault at that point."""
         low, high = spec.window
-        start = self.start_ns + int(self.rng.uniform(low, high) * self.duration_s * SECOND)
-        latest_end = self.start_ns + int(0.95 * self.duration_s * SECOND)
-        duration = int(self.rng.uniform(spec.min_s, spec.max_s) * SECOND)
-        end = min(start + max(duration, SECOND // 2), latest_end)
+        run_ns = self.duration_s * SECOND
+        latest_end = self.start_ns + int(0.95 * run_ns)
+        duration = max(int(self.rng.uniform(spec.min_s, spec.max_s) * SECOND), SECOND // 2)
+        earliest = self.start_ns + int(low * run_ns)
+        latest = max(earliest, min(self.start_ns + int(high * run_ns), latest_end - duration))
+        start = earliest + int(self.rng.uniform(0.0, 1.0) * (latest - earliest))
+        end = min(start + duration, latest_end)
         return start, max(end, start + SECOND // 2)
 
     # -- placement --------------------------------------------------------------------------------------------
@@ -339,7 +346,7 @@ class FaultPlanner:
             if not self._below_free(outer, start, end, True):
                 continue
             inner = inner_choices[int(self.rng.integers(len(inner_choices)))]
-            outer_start, outer_end = start + span // 4, start + span // 2
+            outer_start, outer_end = start + span // 8, start + 5 * span // 8  # sustained: half the span
             outer_truth = self._outage_truth(
                 _trip_kind(self.topology.kind_of(outer)),
                 outer,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SECOND, T0, Field
+from outage_fields import SECOND, T0, Field
 
 from gridmon.grid import GridModel
 from gridmon.outages import CorrelatorConfig, OutageCorrelator
@@ -164,13 +164,8 @@ def test_restoration_in_steps_tracks_customers_out(model: GridModel, field: Fiel
     recloser = first_of(model, "recloser", with_meters=50)
     fuses = [f for f in model.devices_of_kind("fuse") if recloser in model.upstream(f)][:2]
     correlator = OutageCorrelator(model)
-    records = run(
-        correlator,
-        [
-            *field.gasps(recloser, T0, loss=0.2),
-            tick(model, field.model.feeder_of(recloser), T0 + 10 * SECOND),
-        ],
-    )
+    records = run(correlator, field.gasps(recloser, T0, loss=0.2))
+    records += run(correlator, [tick(model, field.model.feeder_of(recloser), T0 + 10 * SECOND)])
     total = model.customers_below(recloser)
     step1 = T0 + 400 * SECOND
     back = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import msgspec
-from conftest import SECOND, Field
+from outage_fields import SECOND, Field
 
 from gridmon.grid import GridModel
 from gridmon.ingest import IngestProcessor, RawMessage
