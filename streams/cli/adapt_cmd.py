@@ -59,6 +59,14 @@ def _serve(adapter: FieldAdapter, name: str, kinds: list[str]) -> None:
         )
 
 
+async def _signalled() -> None:
+    """Return at Ctrl-C or SIGTERM."""
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
 async def _until_signal(adapter: FieldAdapter, publisher: EnvelopePublisher, path: Path) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -140,10 +148,7 @@ def simulate_modbus(
         console.print(
             f"simulated Modbus outstation (units 1..{units}) on 127.0.0.1:{simulator.port}; Ctrl-C stops"
         )
-        stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-        await stop.wait()
+        await _signalled()
         await simulator.stop()
 
     asyncio.run(serve())
@@ -179,10 +184,7 @@ def simulate_pdc(
         console.print(
             f"simulated PDC (IDCODE 1, {pmus} PMUs at {rate}/s) on 127.0.0.1:{simulator.port}; Ctrl-C stops"
         )
-        stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-        await stop.wait()
+        await _signalled()
         await simulator.stop()
 
     asyncio.run(serve())
