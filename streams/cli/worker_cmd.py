@@ -23,12 +23,13 @@ def worker(
 ) -> None:
     """Consume the input topics and run ingest, detection and outage correlation until Ctrl-C."""
     settings = load_settings()
+    model = load_model(settings, model_path)
     from gridmon.kafka.embedded import kafka_bootstrap
 
     with kafka_bootstrap(settings) as bootstrap:
         prepare_topics(settings, bootstrap)
         client = connect(settings)
-        components = assemble_components(load_model(settings, model_path))
+        components = assemble_components(model)
         pipeline = build_pipeline(settings, bootstrap, client, components, web_port=web_port)
         state = components_of(components.detector, components.correlator)
         checkpointer = StateCheckpointer(

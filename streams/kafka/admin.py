@@ -25,7 +25,13 @@ def apply_topics(admin: Any, settings: Settings, specs: list[TopicSpec]) -> list
     """Create missing topics, grow partitions where the catalog asks for more; never shrink or delete."""
     from confluent_kafka.admin import NewPartitions, NewTopic  # type: ignore[attr-defined]
 
-    existing = admin.list_topics(timeout=10).topics
+    try:
+        existing = admin.list_topics(timeout=10).topics
+    except Exception as exc:  # confluent-kafka's KafkaException: unreachable, refused, not authorised
+        raise BrokerError(
+            f"Kafka did not answer a metadata request ({exc}): check GRIDMON_KAFKA_BOOTSTRAP and the "
+            "GRIDMON_KAFKA_SASL_*/TLS settings"
+        ) from None
     changes: list[TopicChange] = []
     to_create: list[Any] = []
     for spec in specs:
