@@ -11,6 +11,7 @@ import pytest
 from gridmon.demo.report import REPORT_KEYS
 from gridmon.demo.run import DemoOptions, run_demo
 from gridmon.settings import Settings
+from gridmon.store.client import connect
 
 
 @pytest.mark.timeout(600)
@@ -47,6 +48,14 @@ def test_demo_report_schema_accounting_and_score(settings: Settings, tmp_path: P
             "score",
         }
     assert {"zone", "saifi", "saidi", "caidi", "maifi"} <= set(report["reliability"][0])
+    metrics = (
+        connect(settings)
+        .query(
+            "SELECT stage, max(value) FROM pipeline_metrics WHERE metric = 'readings_per_s' GROUP BY stage"
+        )
+        .result_rows
+    )
+    assert dict(metrics).get("ingest.pmu", 0) > 0, "the health dashboard's throughput metric is written"
     charts = report_path.parent / "charts"
     assert {p.name for p in charts.glob("*.png")} == {
         "frequency_voltage.png",

@@ -21,9 +21,12 @@ class Progress:
     readings: int = 0
     dead_letters: int = 0
     batches: int = 0
+    busy_seconds: float = 0.0  # time spent processing batches
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def record(self, messages: Sequence[RawMessage], readings: int, dead_letters: int) -> None:
+    def record(
+        self, messages: Sequence[RawMessage], readings: int, dead_letters: int, seconds: float = 0.0
+    ) -> None:
         for message in messages:
             key = (message.topic, message.partition)
             if message.offset + 1 > self.next_offset.get(key, 0):
@@ -32,6 +35,7 @@ class Progress:
         self.readings += readings
         self.dead_letters += dead_letters
         self.batches += 1
+        self.busy_seconds += seconds
         self._changed.set()
 
     def caught_up(self, end_offsets: dict[tuple[str, int], int]) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,7 @@ from gridmon.ingest.validate import DeviceRegistry
 from gridmon.kafka.admin import apply_topics
 from gridmon.kafka.catalog import load_catalog
 from gridmon.kafka.clients import make_admin, make_consumer
+from gridmon.pipeline.metrics import MetricsRecorder, recording
 from gridmon.pipeline.outputs import OutputPublisher
 from gridmon.pipeline.progress import end_offsets
 from gridmon.pipeline.stages import (
@@ -53,6 +56,9 @@ class Pipeline:
     ingest: dict[str, IngestStage]
     outages: OutageStage | None
     publisher: OutputPublisher
+    client: Any = None
+    worker: str = "worker-1"
+    metrics_interval_s: float = 5.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def stages(self) -> list[IngestStage | OutageStage]:
@@ -116,15 +122,45 @@ def build_pipeline(
     app = create_app(
         settings, bootstrap, handlers, app_id=app_id, web_port=web_port, batch_max_messages=batch_max_messages
     )
-    return Pipeline(settings, bootstrap, app, ingest, outage_stage, publisher)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    return Pipeline(settings, bootstrap, app, ingest, outage_stage, publisher, client, worker=worker)
+
+
+def stage_name(stage: IngestStage | OutageStage) -> str:
+    return f"ingest.{stage.kind}" if isinstance(stage, IngestStage) else "outages"
+
+
+def metrics_recorder(pipeline: Pipeline) -> MetricsRecorder:
+    """Throughput and busy time per stage; consumer lag from the Faust consumer's high watermarks."""
+    by_name = {stage_name(stage): stage for stage in pipeline.stages()}
+
+    def lag_of(name: str) -> int | None:
+        stage = by_name[name]
+        topics = stage_topics(pipeline.settings, stage)
+        try:
+            assignment = pipeline.app.consumer.assignment()
+            return sum(
+                max(0, pipeline.app.consumer.highwater(tp) - stage.progress.next_offset.get(tuple(tp), 0))
+                for tp in assignment
+                if tp.topic in topics
+            )
+        except Exception:  # not assigned yet, or the consumer is restarting
+            return None
+
+    return MetricsRecorder(pipeline.worker, {n: s.progress for n, s in by_name.items()}, lag_of)
 
 
 @contextlib.asynccontextmanager
 async def running(pipeline: Pipeline) -> AsyncIterator[Pipeline]:
-    """Start the Faust app in this event loop; stop it (after in-flight batches) on exit."""
+    """Start the Faust app in this event loop, with health metrics; stop it (after in-flight batches) on exit."""
     await pipeline.app.start()
     try:
-        yield pipeline
+        if pipeline.client is None:
+            yield pipeline
+        else:
+            recorder = metrics_recorder(pipeline)
+            async with recording(recorder, pipeline.client, pipeline.metrics_interval_s):
+                yield pipeline
     finally:
         await pipeline.app.stop()
         pipeline.publisher.close()

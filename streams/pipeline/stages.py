@@ -103,6 +103,7 @@ class IngestStage:
     progress: Progress = field(default_factory=Progress)
 
     async def __call__(self, messages: Sequence[RawMessage]) -> None:
+        started = time.perf_counter()
         batch = self.processor.process(messages)
         rejected = await self.outputs.writer.write(RAW_TABLES[self.kind], batch.columns, messages)
         letters = batch.dead_letters + self._sink_rejections(batch, rejected, messages)
@@ -112,7 +113,8 @@ class IngestStage:
         if self.router is not None:
             self._publish_outage_events(self.router.route(self.kind, batch))
         await self.outputs.publisher.flush()
-        self.progress.record(messages, batch.accepted - len(rejected), len(letters))
+        elapsed = time.perf_counter() - started
+        self.progress.record(messages, batch.accepted - len(rejected), len(letters), elapsed)
 
     def _sink_rejections(
         self, batch: IngestBatch, rejected: list[tuple[int, str]], messages: Sequence[RawMessage]
@@ -153,12 +155,13 @@ class OutageStage:
     )
 
     async def __call__(self, messages: Sequence[RawMessage]) -> None:
+        started = time.perf_counter()
         events: list[OutageEvent] = []
         for message in messages:  # written by our own ingest: a decode error is a bug, not field data
             events.extend(self._decoder.decode(message.value or b"").readings)
         events.sort(key=attrgetter("ts"))
         await self._emit(self.correlator.process(events), messages)
-        self.progress.record(messages, len(events), 0)
+        self.progress.record(messages, len(events), 0, time.perf_counter() - started)
 
     async def flush(self, until_ns: int) -> None:
         """Close the event-time windows up to `until_ns` (end of a bounded run such as the demo)."""
