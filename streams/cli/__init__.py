@@ -27,6 +27,7 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.worker_cmd", "register"),
     ("gridmon.cli.demo_cmd", "register"),
     ("gridmon.cli.status_cmd", "register"),
+    ("gridmon.cli.replay_cmd", "register"),
     ("gridmon.cli.adapt_cmd", "register"),
     ("gridmon.cli.simulate_cmd", "register"),
     ("gridmon.cli.anomalies_cmd", "register"),
