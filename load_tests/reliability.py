@@ -373,7 +373,7 @@ def committed_fraction(scenario: Scenario) -> float:
         committed = consumer.committed(tps, timeout=10)
     finally:
         consumer.close()
-    return sum(max(tp.offset, 0) for tp in committed) / max(scenario.messages, 1)
+    return float(sum(max(tp.offset, 0) for tp in committed)) / max(scenario.messages, 1)
 
 
 # --- scenarios --------------------------------------------------------------------------------------------

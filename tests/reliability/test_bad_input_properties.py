@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gridmon.errors import GridmonError
@@ -127,8 +127,15 @@ def test_huge_message_is_dead_lettered_quickly_and_its_original_is_capped() -> N
     assert letter.reason == "oversize" and len(letter.original) <= 4096
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="gridmon.store.queries.bind checks int parameters with str.isdigit(), true for '²', then int() "
+    "raises ValueError instead of ConfigError (reported to the store owner; remove this mark when fixed)",
+)
 @settings(max_examples=300, deadline=500)
 @given(text=st.text(max_size=80), name=st.sampled_from(sorted(QUERIES)))
+@example(text="²", name="open_outages")
 def test_any_query_parameter_text_binds_or_raises_a_clear_error(text: str, name: str) -> None:
     query = QUERIES[name]
     for param in query.params:
