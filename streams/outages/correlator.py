@@ -6,7 +6,7 @@ opens raise their device at once (after a possible reclose); restoration is foll
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import msgspec
 import numpy as np
@@ -167,8 +167,10 @@ class OutageCorrelator:
         if not self._fresh(meter, stamp, dark=True):
             return
         skew = int(self.config.clock_skew_s * SECOND)
-        outage = self._covering(meter)
-        if outage is not None and ts >= outage.start_ns - skew:  # a slow meter clock is still this outage
+        for outage in self._coverings(meter):
+            # power came back to it from this outage and went again: a newer fault (or an enclosing one)
+            if self._dark_again(outage, meter, ts) or ts < outage.start_ns - skew:  # skew: a slow clock
+                continue
             outage.dark[meter] = ts
             outage.restored.pop(meter, None)
             if "ami" not in outage.sources:
@@ -184,6 +186,13 @@ class OutageCorrelator:
         opened = max(ts, arrived - int(self.config.allowed_lateness_s * SECOND))
         first = self.state.pending_first
         first[feeder] = min(opened, first.get(feeder, opened))
+
+    def _dark_again(self, outage: OpenOutage, meter: int, ts: int) -> bool:
+        """The meter went dark after this outage gave it power back (its device reclosed or the meter said so)."""
+        back = outage.restored.get(meter)
+        if back is not None:
+            return ts > back
+        return outage.closed_ns is not None and ts > outage.closed_ns + int(self.config.clock_skew_s * SECOND)
 
     def _alive(self, device: int, ts: int, stamp: int) -> None:
         """A meter with power, or a transformer some of whose meters report power (then it is energised, but
@@ -220,7 +229,7 @@ class OutageCorrelator:
             self.at_risk_tracker.record(device, ts, name)
         outage = self.state.outages.get(self.state.by_device.get(device, ""))
         if outage is not None and outage.state not in FINAL:
-            outage.closed_ns = None
+            outage.closed_ns, outage.tripped = None, True
             if name == "lockout":
                 outage.hold_until_ns = min(outage.hold_until_ns, ts)
             outage.sources = sorted({*outage.sources, "scada"})
@@ -228,7 +237,7 @@ class OutageCorrelator:
         if self._covering(device) is not None:
             return  # an isolating open during someone else's restoration: that outage keeps the customers
         hold = self.config.scada_hold_s if name == "trip" else 0.0
-        self._open(device, ts, ["scada"], hold_until_ns=ts + int(hold * SECOND))
+        self._open(device, ts, ["scada"], hold_until_ns=ts + int(hold * SECOND)).tripped = True
 
     def _scada_close(self, device: int, ts: int, name: str) -> None:
         self.state.scada[device] = ts
@@ -276,16 +285,19 @@ class OutageCorrelator:
 
     def _covering(self, device: int) -> OpenOutage | None:
         """The innermost open outage whose device is `device` or above it."""
+        return next(self._coverings(device), None)
+
+    def _coverings(self, device: int) -> Iterator[OpenOutage]:
+        """The open outages whose device is `device` or above it, innermost first."""
         by_device = self.state.by_device
         if not by_device:
-            return None
+            return
         current = device
         while current >= 0:
             outage_id = by_device.get(current)
             if outage_id is not None:
-                return self.state.outages[outage_id]
+                yield self.state.outages[outage_id]
             current = self._cparent[current]
-        return None
 
     def _open(
         self,
@@ -318,7 +330,7 @@ class OutageCorrelator:
 
     def _adopt_children(self, outage: OpenOutage) -> None:
         """Open outages inside the new one: those raised well before it began, or whose own device SCADA saw
-        open, nest under it; the rest were located early on part of its evidence and merge into it. Arrival
+        trip, nest under it; the rest were located early on part of its evidence and merge into it. Arrival
         order (`opened_ns`) decides, not the gasps' stamps, which a meter's clock may put minutes off."""
         window = int(self.config.merge_window_s * SECOND)
         for other in list(self.state.outages.values()):
@@ -326,8 +338,7 @@ class OutageCorrelator:
                 continue
             if not self.topology.covers(outage.device, np.array([other.device]))[0]:
                 continue
-            tripped = self.state.scada.get(other.device, 0) < 0
-            if tripped or other.opened_ns < outage.start_ns - window:
+            if other.tripped or other.opened_ns < outage.start_ns - window:
                 other.parent = outage.id
             else:
                 self._merge(outage, other)
@@ -404,16 +415,15 @@ class OutageCorrelator:
         meters = np.fromiter(pending, dtype=np.int64, count=len(pending))
         start = min(pending.values())
         name = self.model.feeders[feeder]
-        held = [
-            m
-            for o in self.state.outages.values()
-            if o.state not in FINAL and o.feeder == name
-            for m in o.dark
-            if m not in o.restored
-        ]
+        # outages located moments ago are this fault seen in part: their meters count again (a lateral grows
+        # from its first transformer); older ones are other faults: their meters are out already
+        recent = arrived_ns - int(self.config.merge_window_s * SECOND)
+        feeder_outages = [o for o in self.state.outages.values() if o.state not in FINAL and o.feeder == name]
+        held = [m for o in feeder_outages if o.opened_ns >= recent for m in o.dark if m not in o.restored]
+        explained = np.array([o.device for o in feeder_outages if o.opened_ns < recent], dtype=np.int64)
         dark = np.concatenate([meters, np.array(held, dtype=np.int64)])
         alive = np.array([d for d, ts in self.state.alive.items() if ts > start], dtype=np.int64)
-        for device in locate(self.topology, dark, alive, self.config).tolist():
+        for device in locate(self.topology, dark, alive, self.config, explained).tolist():
             inside = self.topology.covers(device, meters)
             if not inside.any():
                 continue

@@ -28,19 +28,49 @@ def locate(
     dark: np.ndarray,
     alive: np.ndarray,
     config: CorrelatorConfig,
+    explained: np.ndarray | None = None,
 ) -> np.ndarray:
     """Devices that explain the `dark` meter indexes (topmost first in tree order); `alive` are device
-    indexes (meters or transformers) known powered since the darkness began."""
+    indexes (meters or transformers) known powered since the darkness began; `explained` are the devices of
+    earlier outages still open, whose meters are out already and so say nothing about this fault."""
     if not len(dark):
         return np.empty(0, dtype=np.int64)
+    explained = _topmost(topology, explained) if explained is not None else np.empty(0, dtype=np.int64)
     touched, k = dark_counts(topology, np.unique(dark))
-    n = topology.meter_count(touched)
-    out = (k >= config.min_dark_fraction * n) & (k >= np.minimum(config.min_dark_meters, n))
+    n = topology.meter_count(touched) - _meters_within(topology, touched, explained)
+    out = (n > 0) & (k >= config.min_dark_fraction * n) & (k >= np.minimum(config.min_dark_meters, n))
     out &= _alive_below(topology, touched, alive) <= config.alive_share * k
     count_of = dict(zip(touched.tolist(), k.tolist(), strict=True))
     for position in np.flatnonzero(out & (n > 1)).tolist():
-        out[position] = _branches_agree(topology, int(touched[position]), count_of, config)
-    return _topmost(topology, touched[out])
+        out[position] = _branches_agree(topology, int(touched[position]), count_of, explained, config)
+    chosen = _topmost(topology, touched[out]).tolist()
+    return np.array([_narrowest(topology, d, count_of, explained) for d in chosen], dtype=np.int64)
+
+
+def _narrowest(topology: OutageTopology, device: int, count_of: dict[int, int], explained: np.ndarray) -> int:
+    """Walk down while one branch holds every meter of `device` not out already, and all its dark ones: the
+    evidence cannot tell them apart, and the device nearest the fault is the one protection opens."""
+    while True:
+        children = topology.candidate_children(device)
+        if not len(children):
+            return device
+        sizes = topology.meter_count(children) - _meters_within(topology, children, explained)
+        informative = children[sizes > 0]
+        if len(informative) != 1 or count_of.get(int(informative[0]), 0) != count_of[device]:
+            return device
+        device = int(informative[0])
+
+
+def _meters_within(topology: OutageTopology, devices: np.ndarray, explained: np.ndarray) -> np.ndarray:
+    """Meters of the (disjoint) `explained` subtrees that lie inside each device's subtree."""
+    if not len(explained):
+        return np.zeros(len(devices), dtype=np.int64)
+    order = np.argsort(topology.tin[explained])
+    tins = topology.tin[explained][order]
+    prefix = np.concatenate([[0], np.cumsum(topology.meter_count(explained[order]))])
+    lo = np.searchsorted(tins, topology.tin[devices])
+    hi = np.searchsorted(tins, topology.tout[devices])
+    return (prefix[hi] - prefix[lo]).astype(np.int64)
 
 
 def _alive_below(topology: OutageTopology, devices: np.ndarray, alive: np.ndarray) -> np.ndarray:
@@ -54,13 +84,17 @@ def _alive_below(topology: OutageTopology, devices: np.ndarray, alive: np.ndarra
 
 
 def _branches_agree(
-    topology: OutageTopology, device: int, count_of: dict[int, int], config: CorrelatorConfig
+    topology: OutageTopology,
+    device: int,
+    count_of: dict[int, int],
+    explained: np.ndarray,
+    config: CorrelatorConfig,
 ) -> bool:
     """False when a sizeable branch below `device` has (almost) no dark meter: that branch has power."""
     children = topology.candidate_children(device)
     if not len(children):
         return True
-    sizes = topology.meter_count(children)
+    sizes = topology.meter_count(children) - _meters_within(topology, children, explained)
     dark = np.array([count_of.get(c, 0) for c in children.tolist()], dtype=np.int64)
     powered = (sizes >= config.branch_min_meters) & (dark < config.branch_dark_fraction * sizes + 0.5)
     return not bool(powered.any())
@@ -68,6 +102,8 @@ def _branches_agree(
 
 def _topmost(topology: OutageTopology, devices: np.ndarray) -> np.ndarray:
     """Drop devices inside another chosen device's subtree."""
+    if not len(devices):
+        return np.empty(0, dtype=np.int64)
     devices = devices[np.argsort(topology.tin[devices], kind="stable")]
     chosen: list[int] = []
     end = -1

@@ -27,6 +27,7 @@ class OpenOutage(msgspec.Struct, kw_only=True):
     parent: str | None = None
     dark: dict[int, int] = {}  # meter → when it went dark
     restored: dict[int, int] = {}  # meter → when it came back
+    tripped: bool = False  # SCADA saw its own device open
     closed_ns: int | None = None  # SCADA says the device closed again
     reclosed: bool = False  # ... by automatic reclosing (a momentary when short)
     hold_until_ns: int = 0  # not raised before this (a recloser may reclose)
