@@ -263,7 +263,7 @@ def bind(query: NamedQuery, raw: Mapping[str, str]) -> dict[str, Any]:
 
 def convert(param: Param, text: str) -> Any:
     if param.kind == "int":
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # isdigit alone accepts '²', which int() refuses
             raise ConfigError(f"--param {param.name}: expected a whole number, got {text!r}")
         return int(text)
     if param.kind == "time":

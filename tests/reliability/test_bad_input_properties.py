@@ -127,12 +127,6 @@ def test_huge_message_is_dead_lettered_quickly_and_its_original_is_capped() -> N
     assert letter.reason == "oversize" and len(letter.original) <= 4096
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="gridmon.store.queries.bind checks int parameters with str.isdigit(), true for '²', then int() "
-    "raises ValueError instead of ConfigError (reported to the store owner; remove this mark when fixed)",
-)
 @settings(max_examples=300, deadline=500)
 @given(text=st.text(max_size=80), name=st.sampled_from(sorted(QUERIES)))
 @example(text="²", name="open_outages")
