@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Any
 
 import typer
 from rich.console import Console
 
+from gridmon.errors import StorageError
 from gridmon.pipeline.assembly import assemble_components, load_model
 from gridmon.pipeline.checkpoint import StateCheckpointer, checkpointing, components_of, progress_offsets
 from gridmon.pipeline.runner import Pipeline, build_pipeline, prepare_topics, running
-from gridmon.settings import load_settings
+from gridmon.settings import Settings, load_settings
 from gridmon.store.client import connect
+from gridmon.store.migrations import migrate
+from gridmon.store.migrations import status as migration_status
 
 console = Console()
 
@@ -29,6 +33,7 @@ def worker(
     with kafka_bootstrap(settings) as bootstrap:
         prepare_topics(settings, bootstrap)
         client = connect(settings)
+        ensure_schema(settings, client)
         components = assemble_components(model)
         pipeline = build_pipeline(settings, bootstrap, client, components, web_port=web_port)
         state = components_of(components.detector, components.correlator)
@@ -37,6 +42,17 @@ def worker(
         )
         console.print(f"worker {settings.worker_id} consuming from {bootstrap} (Ctrl-C stops)")
         asyncio.run(_run_forever(pipeline, checkpointer, settings.checkpoint_interval_s))
+
+
+def ensure_schema(settings: Settings, client: Any) -> None:
+    """The embedded database is ours to migrate; a server's schema is the deployer's (`gridmon db migrate`,
+    run by an admin: the worker's writer user has no DDL rights)."""
+    if settings.embedded_clickhouse:
+        migrate(client)
+        return
+    pending = [m.name for m in migration_status(client) if not m.applied]
+    if pending:
+        raise StorageError(f"ClickHouse schema is behind ({', '.join(pending)}): run `gridmon db migrate`")
 
 
 async def _run_forever(pipeline: Pipeline, checkpointer: StateCheckpointer, interval_s: float) -> None:
