@@ -215,13 +215,9 @@ class OutageCorrelator:
 
     def _after_darkness(self, outage: OpenOutage, device: int, ts: int) -> bool:
         """Power news is about this outage when stamped after the meter's own gasp (its clock may be off),
-        or, without a gasp, after the outage began give or take a meter clock's error."""
+        or, without a gasp, after the outage began (older news is about an earlier interruption)."""
         gasp = outage.dark.get(device)
-        if gasp is not None:
-            return ts > gasp
-        return ts >= outage.start_ns - int(self.config.clock_skew_s * SECOND) * bool(
-            self.topology.is_meter[device]
-        )
+        return ts > gasp if gasp is not None else ts >= outage.start_ns
 
     def _scada_open(self, device: int, ts: int, name: str) -> None:
         self.state.scada[device] = -ts
@@ -493,6 +489,10 @@ class OutageCorrelator:
         )
         if outage.closed_ns is None:
             out = np.array([device], dtype=np.int64)
+        elif self._open_parent(outage):
+            return (
+                0  # its device closed and a wider outage now holds its customers: that one answers for them
+            )
         else:
             opened = np.array(
                 [d for d, ts in self.state.scada.items() if ts < 0 and d != device], dtype=np.int64
@@ -500,6 +500,10 @@ class OutageCorrelator:
             dark = np.array([m for m in outage.dark if m not in outage.restored], dtype=np.int64)
             out = np.concatenate([opened[self.topology.covers(device, opened)], self._units(device, dark)])
         return self.topology.customers_covered(device, out, np.concatenate(back))
+
+    def _open_parent(self, outage: OpenOutage) -> bool:
+        parent = self.state.outages.get(outage.parent or "")
+        return parent is not None and parent.state not in FINAL
 
     def _units(self, device: int, meters: np.ndarray) -> np.ndarray:
         """The supply unit of each meter: its transformer when that is inside `device`'s area, else itself."""

@@ -65,7 +65,8 @@ class FeederRouter:
         return out + self._alive_summary(batch, np.flatnonzero(alive))
 
     def _alive_summary(self, batch: IngestBatch, rows: np.ndarray) -> list[OutageEvent]:
-        """One `alive` event per transformer (its meters share a supply): newest read time, meter count."""
+        """One `alive` event per transformer (its meters share a supply): the median read time (one meter
+        whose clock runs ahead must not make a whole street look powered after it lost power), meter count."""
         if not len(rows):
             return []
         meters = batch.device_idx[rows].astype(np.int64)
@@ -76,13 +77,14 @@ class FeederRouter:
         unit, ts = unit[order], ts[order]
         last = np.flatnonzero(np.r_[unit[1:] != unit[:-1], True])
         counts = np.diff(np.r_[-1, last])
+        median = last - counts // 2
         feeders = self._feeders[self.model.feeder_index[unit[last]]]
         return [
             OutageEvent(feeder=f, device=str(d), ts=t, source="ami", event="alive", value=float(c))
             for f, d, t, c in zip(
                 feeders.tolist(),
                 self.model.ids[unit[last]].tolist(),
-                ts[last].tolist(),
+                ts[median].tolist(),
                 counts.tolist(),
                 strict=True,
             )

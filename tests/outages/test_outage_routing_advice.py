@@ -42,7 +42,8 @@ def test_router_picks_outage_evidence_and_summarises_interval_reads(model: GridM
         (transformer, "alive", feeder),  # one event for the transformer's reads, not one per meter
     }
     alive = next(e for e in events if e.event == "alive")
-    assert (alive.value, alive.ts) == (len(meters) - 2, NOW + len(meters) - 3)
+    # stamped with the reads' median time: one meter whose clock runs ahead cannot move it
+    assert (alive.value, alive.ts) == (len(meters) - 2, NOW + (len(meters) - 3) // 2)
 
 
 def test_router_passes_scada_operations_and_pmu_voltage_collapse(model: GridModel) -> None:
