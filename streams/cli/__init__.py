@@ -35,6 +35,7 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.grid_cmd", "register"),
     ("gridmon.cli.db_cmd", "register"),
     ("gridmon.cli.query_cmd", "register"),
+    ("gridmon.cli.bench_cmd", "register"),
     ("gridmon.cli.dashboards_cmd", "register"),
 ]
 
