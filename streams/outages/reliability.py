@@ -1,12 +1,13 @@
 """IEEE 1366 reliability indices (SAIFI, SAIDI, CAIDI, MAIFI) per system, feeder and zone from outage records.
 
 Sustained interruptions last more than 5 minutes (state `restored` or still open); `momentary` ones feed MAIFI.
-Customers served come from the grid model; customer-minutes are peak customers × duration (an upper bound).
+Customers served come from the grid model; customer-minutes follow the restoration steps (customers out over
+time, `OutageCorrelator.customer_minutes()`) when given, else peak customers × duration (an upper bound).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,8 +54,16 @@ def latest_versions(outages: Iterable[Outage]) -> list[Outage]:
     return list(newest.values())
 
 
-def reliability(outages: Iterable[Outage], model: GridModel, start_ns: int, end_ns: int) -> list[Indices]:
-    """Indices for the system, every feeder and every zone with customers, for outages starting in the period."""
+def reliability(
+    outages: Iterable[Outage],
+    model: GridModel,
+    start_ns: int,
+    end_ns: int,
+    customer_minutes: Mapping[str, float] | None = None,
+) -> list[Indices]:
+    """Indices for the system, every feeder and every zone with customers, for outages starting in the period;
+    `customer_minutes` (outage id → minutes from the restoration steps) replaces peak × duration where known."""
+    stepped = customer_minutes or {}
     meters = model.indexes_of_kind("meter")
     customers = model.customers[meters].astype(np.int64)
     levels = {
@@ -74,7 +83,9 @@ def reliability(outages: Iterable[Outage], model: GridModel, start_ns: int, end_
         for name, (index, names) in levels.items():
             hit = np.bincount(index[below], model.customers[below].astype(np.int64), len(names))
             sums[name][row] += hit
-            if row == 0:
+            if row == 0 and outage.id in stepped:  # spread over the areas by their share of the customers
+                sums[name][1] += hit * (stepped[outage.id] / max(1, int(hit.sum())))
+            elif row == 0:
                 sums[name][1] += hit * minutes
     system = Indices("system", "system", int(customers.sum()), *_totals(sums["feeder"].sum(axis=1)))
     result = [system]

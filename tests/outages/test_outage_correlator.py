@@ -7,7 +7,7 @@ import pytest
 from outage_fields import SECOND, T0, Field
 
 from gridmon.grid import GridModel
-from gridmon.outages import CorrelatorConfig, OutageCorrelator
+from gridmon.outages import CorrelatorConfig, OutageCorrelator, reliability
 from gridmon.records import Outage, OutageEvent
 
 
@@ -181,6 +181,15 @@ def test_restoration_in_steps_tracks_customers_out(model: GridModel, field: Fiel
     assert (final.state, final.customers_out, final.customers, final.end_ns) == ("restored", 0, total, step2)
     versions = [r.customers_out for r in records if r.id == final.id]
     assert versions == sorted(versions, reverse=True) and len(set(versions)) >= 3
+    # IEEE 1366 customer-minutes follow the steps: everyone until step 1, the fuses' customers until step 2
+    fused = sum(model.customers_below(f) for f in fuses)
+    expected = (total * (step1 - final.start_ns) + fused * (step2 - step1)) / (60 * SECOND)
+    minutes = correlator.customer_minutes()[final.id]
+    assert minutes == pytest.approx(expected, rel=1e-3)
+    peak_minutes = total * (step2 - final.start_ns) / (60 * SECOND)
+    system = reliability(records, model, T0 - SECOND, step2, {final.id: minutes})[0]
+    assert system.customer_minutes == pytest.approx(minutes) and minutes < peak_minutes
+    assert reliability(records, model, T0 - SECOND, step2)[0].customer_minutes == pytest.approx(peak_minutes)
 
 
 def test_duplicate_and_late_events_change_nothing(model: GridModel) -> None:
