@@ -53,6 +53,8 @@ class OutageCorrelator:
         self.config = config or CorrelatorConfig()
         self.topology = OutageTopology(model)
         self._cparent: list[int] = self.topology.candidate_parent.tolist()
+        self._tin: list[int] = self.topology.tin.tolist()
+        self._tout: list[int] = self.topology.tout.tolist()
         self.state = CorrelatorState()
         self.at_risk_tracker = AtRiskTracker(model, self.config)
         self.unknown_devices = 0
@@ -139,7 +141,7 @@ class OutageCorrelator:
         name: str = event.event  # type: ignore[attr-defined]
         source: str = event.source  # type: ignore[attr-defined]
         if name in DARK_EVENTS:
-            self._dark(index, ts, event.ts)  # type: ignore[attr-defined]
+            self._dark(index, ts, event.ts, seen=name != "no_voltage")  # type: ignore[attr-defined]
         elif name in ALIVE_EVENTS:
             self._alive(index, ts, event.ts)  # type: ignore[attr-defined]
         elif name in SCADA_OPEN:
@@ -163,7 +165,8 @@ class OutageCorrelator:
         self.state.meters[meter] = -ts if dark else ts
         return known is None or (known < 0) != dark
 
-    def _dark(self, meter: int, ts: int, stamp: int) -> None:
+    def _dark(self, meter: int, ts: int, stamp: int, *, seen: bool = True) -> None:
+        """`seen`: the meter told when it lost power (a gasp), not merely that an interval read found none."""
         if not self._fresh(meter, stamp, dark=True):
             return
         skew = int(self.config.clock_skew_s * SECOND)
@@ -172,6 +175,7 @@ class OutageCorrelator:
             if self._dark_again(outage, meter, ts) or ts < outage.start_ns - skew:  # skew: a slow clock
                 continue
             outage.dark[meter] = ts
+            outage.start_seen |= seen
             outage.restored.pop(meter, None)
             if "ami" not in outage.sources:
                 outage.sources = sorted({*outage.sources, "ami"})
@@ -180,6 +184,8 @@ class OutageCorrelator:
             return  # a gasp read after the meter came back: old news of an outage already over
         feeder = int(self.model.feeder_index[meter])
         self.state.pending.setdefault(feeder, {})[meter] = ts
+        if not seen:
+            self.state.unseen.add(meter)
         # the window opens when the gasp arrives (its batch's newest credible stamp), not at its own stamp: a
         # gasp delivered late or stamped by a slow clock waits for the rest of its fault's evidence too
         arrived = max(self.state.max_ts, min(self._batch_now, ts + int(self.config.clock_skew_s * SECOND)))
@@ -317,6 +323,7 @@ class OutageCorrelator:
             last_change_ns=start_ns,
             opened_ns=self.state.max_ts if opened_ns is None else opened_ns,
         )
+        outage.start_seen = bool(set(sources) - {"ami"})
         self._adopt_children(outage)
         self._take_pending(outage)
         self.state.outages[outage.id] = outage
@@ -329,10 +336,11 @@ class OutageCorrelator:
         trip, nest under it; the rest were located early on part of its evidence and merge into it. Arrival
         order (`opened_ns`) decides, not the gasps' stamps, which a meter's clock may put minutes off."""
         window = int(self.config.merge_window_s * SECOND)
+        low, high = self._tin[outage.device], self._tout[outage.device]
         for other in list(self.state.outages.values()):
             if other.state in FINAL or other.device == outage.device or other.parent is not None:
                 continue
-            if not self.topology.covers(outage.device, np.array([other.device]))[0]:
+            if not low <= self._tin[other.device] < high:
                 continue
             if other.tripped or other.opened_ns < outage.start_ns - window:
                 other.parent = outage.id
@@ -341,6 +349,7 @@ class OutageCorrelator:
 
     def _merge(self, into: OpenOutage, other: OpenOutage) -> None:
         into.dark.update(other.dark)
+        into.start_seen |= other.start_seen
         into.sources = sorted({*into.sources, *other.sources})
         if other.start_ns >= into.start_ns - int(self.config.merge_window_s * SECOND):
             into.start_ns = min(into.start_ns, other.start_ns)  # not from a stray clock much earlier
@@ -429,13 +438,18 @@ class OutageCorrelator:
                 existing.dark.update(group)
                 continue
             start = onset(list(group.values()), self.config)
-            self._open(device, start, ["ami"], dark=group, opened_ns=arrived_ns)
+            outage = self._open(device, start, ["ami"], dark=group, opened_ns=arrived_ns)
+            outage.start_seen = any(m not in self.state.unseen for m in group)
+        self.state.unseen.difference_update(meters.tolist())
 
     def _step(self, outage: OpenOutage, watermark: int, force: bool) -> Outage | None:
         """Advance one outage's lifecycle; its record when it should be emitted now."""
+        if outage.done:
+            return None  # its final record is out: nothing changes it any more (storms keep many of these)
         if outage.merged_into is None and outage.state not in FINAL:
             self._lifecycle(outage, watermark)
         if not outage.emitted and outage.merged_into is not None:
+            outage.done = True  # merged before anyone saw it
             return None
         if not force and watermark < outage.hold_until_ns and outage.state not in FINAL:
             return None
@@ -448,6 +462,7 @@ class OutageCorrelator:
             return None
         outage.version += 1
         outage.emitted, outage.last_key, outage.last_emit_ns = True, key, watermark
+        outage.done = outage.state in FINAL
         return msgspec.structs.replace(record, version=outage.version)
 
     def _lifecycle(self, outage: OpenOutage, watermark: int) -> None:
@@ -536,8 +551,10 @@ class OutageCorrelator:
         outage.customer_ns += outage.customers_out * max(0, outage.end_ns - since)
         outage.out_since_ns = outage.end_ns
         outage.customers_out = 0
-        # IEEE 1366: an interruption restored within 5 minutes is momentary (MAIFI), longer ones sustained
-        momentary = outage.end_ns - outage.start_ns < int(self.config.momentary_max_s * SECOND)
+        # IEEE 1366: an interruption restored within 5 minutes is momentary (MAIFI), longer ones sustained;
+        # found by interval reads alone, its start is only known to the read interval: not called momentary
+        short = outage.end_ns - outage.start_ns < int(self.config.momentary_max_s * SECOND)
+        momentary = short and (outage.start_seen or outage.tripped)
         outage.state = "momentary" if momentary else "restored"
         if momentary and not self.model.has_scada(str(self.model.ids[outage.device])):
             self.at_risk_tracker.record(outage.device, outage.start_ns, "momentary")

@@ -48,8 +48,10 @@ def locate(
 
 
 def _narrowest(topology: OutageTopology, device: int, count_of: dict[int, int], explained: np.ndarray) -> int:
-    """Walk down while one branch holds every meter of `device` not out already, and all its dark ones: the
-    evidence cannot tell them apart, and the device nearest the fault is the one protection opens."""
+    """Walk down while one branch holds every meter of `device` not out already by an earlier outage, and all
+    its dark ones: the rest of the device's area is that earlier outage's, so the branch explains as much.
+    Devices in series (the same meters) keep the upstream one, as before."""
+    total = int(topology.meter_count(np.array([device]))[0])
     while True:
         children = topology.candidate_children(device)
         if not len(children):
@@ -58,6 +60,8 @@ def _narrowest(topology: OutageTopology, device: int, count_of: dict[int, int], 
         informative = children[sizes > 0]
         if len(informative) != 1 or count_of.get(int(informative[0]), 0) != count_of[device]:
             return device
+        if int(topology.meter_count(informative)[0]) == total:
+            return device  # in series: nothing but the evidence's timing could tell them apart
         device = int(informative[0])
 
 
