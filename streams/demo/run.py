@@ -85,7 +85,8 @@ def run_demo(options: DemoOptions, settings: Settings | None = None) -> dict[str
         write_ground_truth(client, f"demo-{uuid.uuid4().hex[:8]}", simulator.truths)
         pipeline = build_pipeline(settings, bootstrap, client, assemble_components(model))
         events = asyncio.run(_run_pipeline(pipeline, simulator, settings, bootstrap))
-        report = _report(client, model, simulator, options, events, time.monotonic() - started)
+        minutes = pipeline.outages.correlator.customer_minutes() if pipeline.outages is not None else {}
+        report = _report(client, model, simulator, options, events, minutes, time.monotonic() - started)
     _write_outputs(report, client, simulator, options, settings)
     return report
 
@@ -107,7 +108,13 @@ def _model(options: DemoOptions) -> GridModel:
 
 
 def _report(
-    client: Any, model: GridModel, simulator: Simulator, options: DemoOptions, events: Any, wall: float
+    client: Any,
+    model: GridModel,
+    simulator: Simulator,
+    options: DemoOptions,
+    events: Any,
+    customer_minutes: dict[str, float],
+    wall: float,
 ) -> dict[str, Any]:
     anomalies = latest_anomalies(client)
     outages = latest_outages(client)
@@ -121,13 +128,16 @@ def _report(
         outages=outages,
         truths=simulator.truths,
         run_score=run_score,
-        reliability=_reliability(outages, model, simulator),
+        reliability=_reliability(outages, model, simulator, customer_minutes),
         wall_seconds=wall,
     )
 
 
 def _reliability(
-    outages: list[dict[str, Any]], model: GridModel, simulator: Simulator
+    outages: list[dict[str, Any]],
+    model: GridModel,
+    simulator: Simulator,
+    customer_minutes: dict[str, float],
 ) -> list[dict[str, Any]]:
     from gridmon.outages import reliability
 
@@ -148,7 +158,9 @@ def _reliability(
         )
         for o in outages
     ]
-    indices = reliability(records, model, simulator.start_ns, simulator.end_ns + 600 * 10**9)
+    # SAIDI from the customer-minutes of the restoration steps, not peak customers × duration
+    end_ns = simulator.end_ns + 600 * 10**9
+    indices = reliability(records, model, simulator.start_ns, end_ns, customer_minutes=customer_minutes)
     return [
         {
             "zone": f"{index.level}:{index.area}" if index.level != "zone" else index.area,
