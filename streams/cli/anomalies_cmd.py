@@ -12,6 +12,7 @@ from rich.table import Table
 from gridmon.detect.feedback import LABEL_KINDS, load_labels, store_label
 from gridmon.errors import StorageError
 from gridmon.settings import get_settings
+from gridmon.store.client import query_dicts
 
 anomalies_app = typer.Typer(help="Anomalies: list and show them; acknowledge or label them.")
 console = Console()
@@ -32,21 +33,13 @@ def latest_anomalies(
     state_filter = "WHERE state IN {states:Array(String)}" if states else ""
     query = f"SELECT * FROM ({inner}) {state_filter} ORDER BY start_ns DESC LIMIT {{limit:UInt32}}"
     parameters = {"since": since_ns, "device": device or "", "states": list(states), "limit": limit}
-    return _rows(client, query, parameters)
+    return query_dicts(client, query, parameters, what="anomalies")
 
 
 def anomaly_versions(client: Any, anomaly_id: str) -> list[dict[str, Any]]:
     fields = ", ".join(f"`{name}`" for name in FIELDS)
     query = f"SELECT {fields} FROM anomalies WHERE id = {{id:String}} ORDER BY version"
-    return _rows(client, query, {"id": anomaly_id})
-
-
-def _rows(client: Any, query: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
-    try:
-        result = client.query(query, parameters=parameters)
-    except Exception as exc:
-        raise StorageError(f"cannot read anomalies from ClickHouse: {str(exc).splitlines()[0]}") from exc
-    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+    return query_dicts(client, query, {"id": anomaly_id}, what="anomalies")
 
 
 def _client() -> Any:

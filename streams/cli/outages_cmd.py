@@ -14,6 +14,7 @@ from rich.table import Table
 
 from gridmon.errors import StorageError
 from gridmon.settings import get_settings
+from gridmon.store.client import query_dicts
 
 outages_app = typer.Typer(help="Outages: list them and show one with its history and isolation advice.")
 console = Console()
@@ -34,23 +35,13 @@ def latest_outages(
     state_filter = "WHERE state IN {states:Array(String)}" if states else ""
     query = f"SELECT * FROM ({inner}) {state_filter} ORDER BY start_ns DESC LIMIT {{limit:UInt32}}"
     parameters = {"since": since_ns, "feeder": feeder or "", "states": list(states), "limit": limit}
-    return _rows(client, query, parameters)
+    return query_dicts(client, query, parameters, what="outages")
 
 
 def outage_versions(client: Any, outage_id: str) -> list[dict[str, Any]]:
     fields = ", ".join(f"`{name}`" for name in FIELDS)
     query = f"SELECT {fields} FROM outages WHERE id = {{id:String}} ORDER BY version LIMIT 1 BY version"
-    return _rows(client, query, {"id": outage_id})
-
-
-def _rows(client: Any, query: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
-    try:
-        result = client.query(query, parameters=parameters)
-    except Exception as exc:
-        raise StorageError(
-            f"cannot read outages from ClickHouse: {str(exc).splitlines()[0]} (run `gridmon db migrate` first?)"
-        ) from exc
-    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+    return query_dicts(client, query, {"id": outage_id}, what="outages")
 
 
 def _client() -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from gridmon.demo.scoring import Score, Span, score
 from gridmon.grid import GridModel
 from gridmon.simulate import GroundTruth
+from gridmon.store.client import query_dicts
 
 REPORT_KEYS = (
     "seed",
@@ -41,19 +42,21 @@ def dead_letter_count(client: Any) -> int:
 
 def latest_anomalies(client: Any) -> list[dict[str, Any]]:
     """Raised anomalies (suppressed children of outages are not raised), newest version of each."""
-    result = client.query(
+    return query_dicts(
+        client,
         "SELECT id, detector, device, zone, metric, start_ns, end_ns, severity, score, category "
-        "FROM anomalies FINAL WHERE state != 'suppressed' ORDER BY start_ns"
+        "FROM anomalies FINAL WHERE state != 'suppressed' ORDER BY start_ns",
+        what="anomalies",
     )
-    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
 
 def latest_outages(client: Any) -> list[dict[str, Any]]:
-    result = client.query(
+    return query_dicts(
+        client,
         "SELECT id, device, zone, scope, state, start_ns, end_ns, customers, confirmed_by "
-        "FROM outages FINAL ORDER BY start_ns"
+        "FROM outages FINAL ORDER BY start_ns",
+        what="outages",
     )
-    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
 
 def related_on_path(model: GridModel) -> Any:

@@ -134,3 +134,16 @@ def _open_server(settings: Settings) -> Any:
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def query_dicts(
+    client: Any, query: str, parameters: dict[str, Any] | None = None, *, what: str = "rows"
+) -> list[dict[str, Any]]:
+    """Run a parameterized query and return its rows as dicts; a failure is a StorageError naming `what`."""
+    try:
+        result = client.query(query, parameters=parameters or {})
+    except Exception as exc:  # clickhouse-connect's DatabaseError family, or chdb's
+        raise StorageError(
+            f"cannot read {what} from ClickHouse: {first_line(exc)} (run `gridmon db migrate` first?)"
+        ) from exc
+    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
