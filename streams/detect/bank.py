@@ -32,6 +32,7 @@ from gridmon.records import Anomaly
 Label = Literal["false_alarm", "confirmed"]
 SNAPSHOT_VERSION = 1
 PMU_DATA_INVALID = 0x8000
+INTERRUPTION_COLUMN = {"pmu": "va", "sensor": "voltage_v", "meter": "voltage_v"}
 MAX_THRESHOLD_SCALE = 4.0
 MAX_MIN_ON_SCALE = 16.0
 
@@ -81,6 +82,7 @@ class DetectorBank:
         self.baseline = BaselineDetector(self.params, self._threshold_scale)
         self.pmu = PmuDetector(self.params, self._threshold_scale)
         self.quality = QualityDetector(self.params)
+        self.interruption_pu = self.params.array(lambda c: c.limits.interruption_pu)
         self.cost_s: dict[str, float] = {}
         self.ignored_rows = 0  # device index outside the context (the ingest dead-letters unknown devices)
 
@@ -108,7 +110,8 @@ class DetectorBank:
         picked |= {"_stale": stale, "_disordered": disordered}
         ordered = sort_batch(device_idx[rows], picked["ts"], picked)
         out = self._apply("quality", self.quality.out_of_order(kind, ordered, ordered.columns["_disordered"]))
-        fresh = ordered.select(~ordered.columns["_stale"] & _measured(ordered))
+        out += self.lifecycle.resuppress()
+        fresh = ordered.select(~ordered.columns["_stale"] & self._measured(kind, ordered))
         for name, detector in self._detectors():
             out += self._apply(name, detector.signals(kind, fresh))
         self.quality.remember(kind, ordered.select(~ordered.columns["_stale"]))
@@ -143,6 +146,20 @@ class DetectorBank:
             out += self.lifecycle.apply(spec, signal)
         self.cost_s[name] = self.cost_s.get(name, 0.0) + time.perf_counter() - started
         return out
+
+    def _measured(self, kind: str, batch: Batch) -> np.ndarray:
+        """Rows that measure an energised device: not flagged invalid, and voltage at or above the
+        interruption level (IEEE 1159: below 0.1 pu is an interruption, not a sag). A de-energised device is
+        the outage correlator's evidence (the router sends it there); its zeros would otherwise raise limit,
+        baseline and stuck-value anomalies and teach the baselines that 0 is normal. Such rows still count as
+        received for the gap check."""
+        measured = _valid_status(batch)
+        column = INTERRUPTION_COLUMN.get(kind)
+        if column is None or column not in batch.columns:
+            return measured
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pu = batch.column(column) / self.params.nominal_v[batch.device_idx]
+        return measured & ~(pu < self.interruption_pu[batch.device_idx])  # NaN (absent, unknown) is kept
 
     def _threshold_scale(self, spec: ChannelSpec) -> np.ndarray:
         return self.lifecycle.channel(spec).threshold_scale
@@ -231,9 +248,8 @@ class DetectorBank:
             self.lifecycle.recent[ident] = (detector, metric, dev)
 
 
-def _measured(batch: Batch) -> np.ndarray:
-    """Rows that are measurements: not stale, and (PMU) without C37.118 STAT bit 15 "data invalid", which a
-    PMU sets when its location has no voltage; those rows still count as received for the gap check."""
+def _valid_status(batch: Batch) -> np.ndarray:
+    """False where a PMU set C37.118 STAT bit 15 "data invalid" (its location has no voltage)."""
     status = batch.columns.get("status")
     if status is None:
         return np.ones(len(batch), dtype=bool)

@@ -18,6 +18,7 @@ class LimitConfig:
     range_b_pu: tuple[float, float] = (0.917, 1.058)
     critical_pu: tuple[float, float] = (0.80, 1.10)
     voltage_clear_margin_pu: float = 0.005
+    interruption_pu: float = 0.1  # IEEE 1159: below this the device is de-energised (an outage, not a sag)
     nominal_hz: float = 60.0
     freq_deviation_hz: Levels = (0.1, 0.2, 0.5)
     freq_clear_hz: float = 0.05

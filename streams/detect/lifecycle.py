@@ -271,11 +271,12 @@ class AnomalyLifecycle:
     def _record(self, channel: Channel, dev: int, state: OpenAnomaly, end_ns: int | None) -> Anomaly:
         state.version += 1
         spec = channel.spec
+        # a child of an outage stays suppressed when it ends: it was never an alarm of its own
         status: Literal["open", "closed", "suppressed"] = "open"
-        if end_ns is not None:
-            status = "closed"
-        elif state.parent_outage is not None:
+        if state.parent_outage is not None:
             status = "suppressed"
+        elif end_ns is not None:
+            status = "closed"
         return Anomaly(
             id=state.id,
             version=state.version,
@@ -294,6 +295,21 @@ class AnomalyLifecycle:
             parent_outage=state.parent_outage,
             group=state.group,
         )
+
+    def resuppress(self) -> list[Anomaly]:
+        """New versions of open anomalies whose device an outage now covers (or no longer covers): the
+        correlator locates an outage a few seconds after its first evidence, when the anomalies that
+        evidence caused are already open. Cost: one lookup per open anomaly."""
+        if self.outage_of is None:
+            return []
+        out: list[Anomaly] = []
+        for channel in self.channels.values():
+            for dev, state in channel.open.items():
+                parent = self._outage(dev)
+                if parent is not None and parent != state.parent_outage:
+                    state.parent_outage = parent
+                    out.append(self._record(channel, dev, state, None))
+        return out
 
     def _group(self, dev: int, category: str, ident: str, start_ns: int) -> str:
         # related anomalies: same zone and category, starting within the grouping window of the group's last

@@ -28,12 +28,17 @@ def unbalance_pct(va: np.ndarray, vb: np.ndarray, vc: np.ndarray) -> np.ndarray:
         return np.where(average > 0, 100.0 * deviation / average, np.nan)
 
 
-def fleet_reference(ts: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Per row: the circular mean angle of every PMU reporting the same frame (C37.118 frames are aligned)."""
+def fleet_reference(ts: np.ndarray, angle: np.ndarray, use: np.ndarray | None = None) -> np.ndarray:
+    """Per row: the circular mean of `angle` over the rows of the same frame (C37.118 frames are aligned)
+    where `use` is set; frames without such a row fall back to every row of the frame."""
     frames, frame_of = np.unique(ts, return_inverse=True)
     radians = np.deg2rad(angle)
-    cos = np.bincount(frame_of, np.cos(radians), len(frames))
-    sin = np.bincount(frame_of, np.sin(radians), len(frames))
+    weight = np.ones(len(ts)) if use is None else use.astype(np.float64)
+    count = np.bincount(frame_of, weight, len(frames))
+    weight = np.where(count[frame_of] > 0, weight, 1.0) * np.isfinite(radians)
+    radians = np.nan_to_num(radians)
+    cos = np.bincount(frame_of, weight * np.cos(radians), len(frames))
+    sin = np.bincount(frame_of, weight * np.sin(radians), len(frames))
     return np.rad2deg(np.arctan2(sin, cos))[frame_of]
 
 
@@ -81,8 +86,12 @@ class PmuDetector:
 
     def _angle_jump(self, batch: Batch) -> Signal:
         dev = batch.device_idx
-        relative = wrap_deg(batch.column("va_angle") - fleet_reference(batch.ts, batch.column("va_angle")))
+        angle = batch.column("va_angle")
         known = self.angle.count[dev] > 0
+        # The reference is the system angle as each known PMU sees it (its angle minus its usual offset), so
+        # it does not move when a PMU drops out, goes dark or arrives late; a cold fleet uses raw angles.
+        estimate = np.where(known, wrap_deg(angle - self.angle.mean[dev]), angle)
+        relative = wrap_deg(angle - fleet_reference(batch.ts, estimate, known))
         jump = np.where(known, np.abs(wrap_deg(relative - self.angle.mean[dev])), 0.0)
         scale = self._scale("va_angle_rel")[dev]
         levels = self.angle_levels[dev] * scale[:, None]

@@ -142,8 +142,13 @@ class QualityDetector:
         sent = np.asarray(batch.columns["sent_ns"], dtype=np.int64)
         known = sent > 0
         skew_s = np.where(known, (batch.ts - sent) / 1e9, 0.0)  # > 0: stamped after it was sent
-        ahead = skew_s > self.config.clock_ahead_s
-        lagging = (kind == "pmu") & (-skew_s > self.config.clock_lag_s)
+        ahead = (
+            skew_s > self.config.clock_ahead_s
+        )  # stamped after it was sent: impossible, whatever the delay
+        # lagging is relative to the batch: when every PMU's frames are old (a backlog, a replay after a
+        # restart) the transport is late, not the clocks; one PMU far behind its peers has a clock problem
+        usual = float(np.median(skew_s[known])) if known.any() else 0.0
+        lagging = (kind == "pmu") & (usual - skew_s > self.config.clock_lag_s)
         bad = known & (ahead | lagging)
         return Signal(batch.device_idx, batch.ts, batch.group_start, np.where(bad, WARNING, 0).astype(np.int8),
                       known & ~bad, np.abs(skew_s), skew_s)  # fmt: skip

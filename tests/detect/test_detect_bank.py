@@ -111,3 +111,39 @@ def test_pmu_frames_flagged_data_invalid_are_not_measurements(make_bank) -> None
 
     anomalies = run(make_bank(3), pmu_seconds(3, 30, shape=dark))
     assert [(a.device, a.metric) for a in anomalies] == []
+
+
+def test_outage_located_after_the_anomaly_opened_suppresses_it_and_it_stays_suppressed(make_bank) -> None:  # type: ignore[no-untyped-def]
+    bank = make_bank(4)
+    outages: dict[str, str] = {}
+    bank.outage_of = outages
+    batches = list(pmu_seconds(4, 40, shape=sag_on(1, 10, 20)))
+    before = run(bank, iter(batches[:12]))
+    assert {a.state for a in before if a.device == "dev1"} == {"open"}  # no outage known yet: raised
+    outages["dev1"] = "outage-3"  # the correlator locates it a few seconds later
+    after = run(bank, iter(batches[12:]))
+    latest = {a.id: a for a in before + after}
+    dev1 = [a for a in latest.values() if a.device == "dev1"]
+    assert dev1 and all(a.state == "suppressed" and a.parent_outage == "outage-3" for a in dev1)
+    assert all(a.end_ns is not None for a in dev1)  # they ended, as children of the outage
+
+
+def test_de_energised_readings_are_left_to_the_outage_correlator(make_bank) -> None:  # type: ignore[no-untyped-def]
+    def collapse(columns, t):  # type: ignore[no-untyped-def]
+        hit = (columns["device_idx"] == 2) & (t >= 10) & (t < 25)
+        for phase in ("va", "vb", "vc"):
+            columns[phase][hit] = 0.0  # below 0.1 pu: an interruption (IEEE 1159), no "data invalid" flag
+
+    bank = make_bank(3)
+    assert run(bank, pmu_seconds(3, 40, shape=collapse)) == []
+    assert bank.baseline.state("va").mean[2] + bank.baseline.state("va").shift[2] > 7000.0  # 0 V not learned
+
+
+def test_a_sag_deeper_than_critical_but_energised_is_still_raised(make_bank) -> None:  # type: ignore[no-untyped-def]
+    def deep(columns, t):  # type: ignore[no-untyped-def]
+        hit = (columns["device_idx"] == 0) & (t >= 10) & (t < 15)
+        for phase in ("va", "vb", "vc"):
+            columns[phase][hit] *= 0.5
+
+    found = {(a.device, a.metric, a.severity) for a in run(make_bank(3), pmu_seconds(3, 30, shape=deep))}
+    assert ("dev0", "va_pu", "critical") in found

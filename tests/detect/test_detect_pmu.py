@@ -55,3 +55,13 @@ def test_unbalance_and_rocof(make_bank) -> None:  # type: ignore[no-untyped-def]
     assert ("dev0", "unbalance_pct", "major") in found
     assert ("dev1", "rocof_hz_s", "major") in found
     assert {a.metric for a in anomalies} == {"unbalance_pct", "rocof_hz_s"}
+
+
+def test_a_pmu_dropping_out_does_not_move_the_others_relative_angles(make_bank) -> None:  # type: ignore[no-untyped-def]
+    def drop(columns, t):  # type: ignore[no-untyped-def]
+        columns["va_angle"] += 40.0 * columns["device_idx"]  # PMUs far apart on the network
+        gone = (columns["device_idx"] == 4) & (t >= 15)
+        columns["status"] = np.where(gone, 0x8000, 0)  # dev4 loses voltage: its frames carry no angle
+
+    anomalies = [a for a in pmu_anomalies(make_bank, drop, devices=5) if a.metric == "va_angle_rel"]
+    assert anomalies == []

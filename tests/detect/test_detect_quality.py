@@ -50,3 +50,15 @@ def test_out_of_order_burst_and_clock_skew(make_bank) -> None:  # type: ignore[n
             columns["ts"] = np.where(columns["device_idx"] == 0, columns["ts"] + 5 * 10**9, columns["ts"])
         anomalies += bank.process("pmu", columns)
     assert quality(anomalies) == {("dev1", "out_of_order"), ("dev0", "clock_skew")}
+
+
+def test_a_backlog_of_old_pmu_frames_is_not_clock_skew_but_one_lagging_clock_is(make_bank) -> None:  # type: ignore[no-untyped-def]
+    bank = make_bank(4)
+    anomalies = []
+    for columns in pmu_seconds(4, 30):
+        # the worker catches up 10 minutes late: every frame was sent long after its stamp
+        columns["sent_ns"] = columns["ts"] + 600 * 10**9
+        # dev3's clock is 60 s behind (from the start: a clock stepping back would make its frames stale)
+        columns["ts"] = np.where(columns["device_idx"] == 3, columns["ts"] - 60 * 10**9, columns["ts"])
+        anomalies += bank.process("pmu", columns)
+    assert {(d, m) for d, m in quality(anomalies) if m == "clock_skew"} == {("dev3", "clock_skew")}
