@@ -154,6 +154,8 @@ class PmuDetector:
         for key, array in self.state_dict().items():
             if key in state:
                 array[...] = state[key]
+        self.oscillation.forget_reporting()
+        self.voltage_oscillation.forget_reporting()
         self.next_spectrum_ns = int(state.get("next_spectrum_ns", np.zeros(1))[0])
 
 
@@ -165,6 +167,9 @@ class OscillationWindow:
         self.bin_ns = int(round(1e9 / bin_hz))
         self.values = np.full((devices, self.bins), np.nan)
         self.bin_no = np.full((devices, self.bins), -1, dtype=np.int64)
+        # rows of devices that ever sent this signal: the registry holds every device (meters too), and
+        # scanning all of them made each spectrum cost ~40 ms on a 50k-meter grid
+        self._reporting: np.ndarray | None = np.empty(0, dtype=np.int64)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"values": self.values, "bin_no": self.bin_no}
@@ -175,17 +180,31 @@ class OscillationWindow:
         slot = number % self.bins
         self.values[dev[valid], slot] = values[valid]
         self.bin_no[dev[valid], slot] = number
+        if self._reporting is not None and valid.any():  # else found again on the next spectrum
+            self._reporting = np.union1d(self._reporting, dev[valid])
+
+    def reporting(self) -> np.ndarray:
+        """Indexes of the devices with any bin filled (recomputed after a state load)."""
+        if self._reporting is None:
+            self._reporting = np.flatnonzero((self.bin_no >= 0).any(axis=1))
+        return self._reporting
+
+    def forget_reporting(self) -> None:
+        """The arrays were replaced in place (checkpoint restore): find the reporting devices again."""
+        self._reporting = None
 
     def modes(self, now_ns: int, band_hz: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Devices with a ≥ 80 % full window, their strongest in-band amplitude and its ratio to the band median."""
         last = now_ns // self.bin_ns
         expected = np.arange(last - self.bins + 1, last + 1)
         slots = expected % self.bins
-        present = self.bin_no[:, slots] == expected[None, :]
-        devices = np.flatnonzero(present.mean(axis=1) >= 0.8)
+        candidates = self.reporting()
+        present = self.bin_no[candidates][:, slots] == expected[None, :]
+        full = np.flatnonzero(present.mean(axis=1) >= 0.8)
+        devices = candidates[full]
         if not len(devices):
             return devices, np.empty(0), np.empty(0)
-        window = np.where(present[devices], self.values[devices][:, slots], np.nan)
+        window = np.where(present[full], self.values[devices][:, slots], np.nan)
         spectrum, freqs = difference_spectrum(window, self.bin_ns / 1e9)
         band = (freqs >= band_hz[0]) & (freqs <= band_hz[1])
         in_band = spectrum[:, band]
