@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = Field(
         SecretStr("gridmon-dev-pseudonym-key"), description="key for meter-id pseudonyms in analytics"
     )
+    opt_out_file: Path | None = Field(
+        None, description="opted-out meter ids, one a line: their interval reads are not stored"
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod

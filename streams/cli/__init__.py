@@ -37,6 +37,7 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.query_cmd", "register"),
     ("gridmon.cli.bench_cmd", "register"),
     ("gridmon.cli.dashboards_cmd", "register"),
+    ("gridmon.cli.privacy_cmd", "register"),
 ]
 
 

@@ -25,6 +25,7 @@ class _Last:
     messages: int = 0
     readings: int = 0
     dead_letters: int = 0
+    opted_out: int = 0
     busy_seconds: float = 0.0
 
 
@@ -48,6 +49,7 @@ class MetricsRecorder:
                 "messages_per_s": (progress.messages - last.messages) / span,
                 "readings_per_s": (progress.readings - last.readings) / span,
                 "dead_letters_per_s": (progress.dead_letters - last.dead_letters) / span,
+                "opted_out_per_s": (progress.opted_out - last.opted_out) / span,
                 "busy_fraction": (progress.busy_seconds - last.busy_seconds) / span,
             }
             lag = self.lag_of(stage) if self.lag_of else None
@@ -55,7 +57,12 @@ class MetricsRecorder:
                 values["consumer_lag"] = float(lag)
             rows += [(stamp, self.worker, stage, metric, float(value)) for metric, value in values.items()]
             self._last[stage] = _Last(
-                now, progress.messages, progress.readings, progress.dead_letters, progress.busy_seconds
+                now,
+                progress.messages,
+                progress.readings,
+                progress.dead_letters,
+                progress.opted_out,
+                progress.busy_seconds,
             )
         return rows
 

@@ -20,12 +20,18 @@ class Progress:
     messages: int = 0
     readings: int = 0
     dead_letters: int = 0
+    opted_out: int = 0  # interval reads of opted-out customers, left out on purpose (docs/privacy.md)
     batches: int = 0
     busy_seconds: float = 0.0  # time spent processing batches
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def record(
-        self, messages: Sequence[RawMessage], readings: int, dead_letters: int, seconds: float = 0.0
+        self,
+        messages: Sequence[RawMessage],
+        readings: int,
+        dead_letters: int,
+        seconds: float = 0.0,
+        opted_out: int = 0,
     ) -> None:
         for message in messages:
             key = (message.topic, message.partition)
@@ -34,6 +40,7 @@ class Progress:
         self.messages += len(messages)
         self.readings += readings
         self.dead_letters += dead_letters
+        self.opted_out += opted_out
         self.batches += 1
         self.busy_seconds += seconds
         self._changed.set()

@@ -32,6 +32,7 @@ from gridmon.pipeline.stages import (
 )
 from gridmon.pipeline.writer import ClickHouseWriter
 from gridmon.records import KINDS
+from gridmon.security.privacy import Privacy
 from gridmon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,9 @@ def build_pipeline(
     web_port: int | None = None,
     batch_max_messages: int = 2000,
 ) -> Pipeline:
+    privacy = Privacy.from_settings(settings, components.registry)  # refuses the dev key in production
     publisher = OutputPublisher(settings, bootstrap)
-    outputs = Outputs(ClickHouseWriter(client), publisher)
+    outputs = Outputs(ClickHouseWriter(client), publisher, privacy)
     ingest = {
         kind: IngestStage(
             kind,

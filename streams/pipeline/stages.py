@@ -19,6 +19,7 @@ from gridmon.ingest.deadletters import dead_letter
 from gridmon.pipeline.outputs import OutputPublisher
 from gridmon.pipeline.progress import Progress
 from gridmon.records import Anomaly, DeadLetter, Envelope, Outage, OutageEvent
+from gridmon.security.privacy import MAPPING_TABLE, Privacy
 
 RAW_TABLES = {
     "pmu": "pmu_readings",
@@ -67,10 +68,16 @@ def record_columns(
 
 @dataclass
 class Outputs:
-    """Where a stage's results go: ClickHouse rows and output topics."""
+    """Where a stage's results go: ClickHouse rows and output topics.
+
+    `privacy` is applied here, once for every stage (docs/privacy.md): meter ids in anomalies and outages
+    become pseudonyms; the ingest stage asks it which interval reads are opted out. Dead letters keep real
+    ids: they are private to the processor and admin, and their original bytes hold the whole message anyway.
+    """
 
     writer: RowWriter
     publisher: OutputPublisher
+    privacy: Privacy
 
     async def dead_letters(self, letters: Sequence[DeadLetter], messages: Sequence[RawMessage]) -> None:
         if not letters:
@@ -82,13 +89,25 @@ class Outputs:
 
     async def anomalies(self, anomalies: Sequence[Anomaly], messages: Sequence[RawMessage]) -> None:
         if anomalies:
+            anomalies = self.privacy.anomalies(anomalies)
+            await self._pseudonym_mapping()
             self.publisher.publish("grid.anomalies", ((a.id, a) for a in anomalies))
             await self.writer.write("anomalies", record_columns(anomalies, Anomaly), messages)
 
     async def outages(self, outages: Sequence[Outage], messages: Sequence[RawMessage]) -> None:
         if outages:
+            outages = self.privacy.outages(outages)
+            await self._pseudonym_mapping()
             self.publisher.publish("grid.outages", ((o.feeder, o) for o in outages))
             await self.writer.write("outages", record_columns(outages, Outage), messages)
+
+    async def _pseudonym_mapping(self) -> None:
+        """New pseudonyms go to the admin-only mapping before any record that uses them; no input offsets:
+        every write is inserted (the table collapses repeats), so none is mistaken for a replay."""
+        columns = self.privacy.pseudonyms.unsaved()
+        if columns["pseudonym"]:
+            await self.writer.write(MAPPING_TABLE, columns, ())
+            self.privacy.pseudonyms.saved(columns["pseudonym"])
 
 
 @dataclass
@@ -105,16 +124,19 @@ class IngestStage:
     async def __call__(self, messages: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
         batch = self.processor.process(messages)
-        rejected = await self.outputs.writer.write(RAW_TABLES[self.kind], batch.columns, messages)
-        letters = batch.dead_letters + self._sink_rejections(batch, rejected, messages)
+        # Opted-out customers' interval reads are neither stored nor analysed; the outage router still sees
+        # them (whether a meter has power, in memory only), so outages find and count every customer.
+        kept, opted_out = self.outputs.privacy.interval_reads(self.kind, batch)
+        rejected = await self.outputs.writer.write(RAW_TABLES[self.kind], kept.columns, messages)
+        letters = kept.dead_letters + self._sink_rejections(kept, rejected, messages)
         await self.outputs.dead_letters(letters, messages)
         if self.detector is not None:
-            await self.outputs.anomalies(self.detector.process(self.kind, batch), messages)
+            await self.outputs.anomalies(self.detector.process(self.kind, kept), messages)
         if self.router is not None:
             self._publish_outage_events(self.router.route(self.kind, batch))
         await self.outputs.publisher.flush()
         elapsed = time.perf_counter() - started
-        self.progress.record(messages, batch.accepted - len(rejected), len(letters), elapsed)
+        self.progress.record(messages, kept.accepted - len(rejected), len(letters), elapsed, opted_out)
 
     def _sink_rejections(
         self, batch: IngestBatch, rejected: list[tuple[int, str]], messages: Sequence[RawMessage]

@@ -12,6 +12,8 @@ GRANT ALL ON {database}.* TO gridmon_admin;
 
 -- writer (workers, adapters): insert rows, read back offset high-water marks, checkpoints and labels.
 GRANT SELECT, INSERT ON {database}.* TO gridmon_writer;
+-- ... but not reading the pseudonym → meter id mapping it inserts into (admin only, docs/privacy.md).
+REVOKE SELECT ON {database}.meter_pseudonyms FROM gridmon_writer;
 
 -- reader (Grafana): aggregates and events only. No raw meter reads (meter_events), no dead letters (their
 -- original bytes hold raw meter data), no device dimension (meter ids ↔ customers), no worker state.

@@ -11,7 +11,15 @@ from gridmon.settings import Settings
 from gridmon.store.client import connect
 from gridmon.store.migrations import migrate
 
-PRIVATE = {"meter_events", "dead_letters", "devices", "state_checkpoints", "anomaly_labels", "ground_truth"}
+PRIVATE = {
+    "meter_events",
+    "meter_pseudonyms",
+    "dead_letters",
+    "devices",
+    "state_checkpoints",
+    "anomaly_labels",
+    "ground_truth",
+}
 
 
 def test_every_role_statement_is_valid_clickhouse_sql(settings: Settings) -> None:
@@ -51,3 +59,15 @@ def test_writer_cannot_change_the_schema_and_admin_owns_it(settings: Settings) -
 def test_roles_are_refused_honestly_on_embedded_chdb(settings: Settings) -> None:
     with pytest.raises(StorageError, match="no users or roles"):
         apply_roles(connect(settings), settings.clickhouse_database, embedded=True)
+
+
+def test_only_the_admin_reads_the_pseudonym_mapping(settings: Settings) -> None:
+    """The writer inserts pseudonym → meter rows but its SELECT on them is revoked; the reader has none."""
+    database = settings.clickhouse_database
+    statements = role_statements(database)
+    revoke = f"REVOKE SELECT ON {database}.meter_pseudonyms FROM gridmon_writer"
+    assert revoke in statements
+    assert statements.index(revoke) > statements.index(
+        f"GRANT SELECT, INSERT ON {database}.* TO gridmon_writer"
+    )
+    assert not any(target.endswith(".meter_pseudonyms") for target in grants(database)["gridmon_reader"])
