@@ -73,9 +73,10 @@ class IngestProcessor:
             details = dict(zip(rejection.rows.tolist(), rejection.details, strict=True))
             for row in fresh.tolist():
                 message = messages[int(origin[row])]
-                dead.append(
-                    dead_letter(message, rejection.reason, details[row], device=columns["device"][row])
-                )
+                # the event time makes each reading's detail distinct: dead_letters collapses rows with the
+                # same message, reason, device and detail, which would merge the readings of one envelope
+                detail = f"{details[row]} (reading ts {int(columns['ts'][row])})"
+                dead.append(dead_letter(message, rejection.reason, detail, device=columns["device"][row]))
             keep[fresh] = False
         accepted = _select(columns, keep)
         _add_provenance(accepted, messages, origin[keep], decoded.sent_ns)

@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from adapter_landing import CountingPublisher, land_in_clickhouse, reconcile
 
-from gridmon.adapters import AdapterHealth, EnvelopePublisher, parse_mapping, run_adapter
+from gridmon.adapters import AdapterHealth, parse_mapping, run_adapter
 from gridmon.adapters.base import Backoff
 from gridmon.adapters.mapping import ModbusMapping, ModbusPoint
 from gridmon.adapters.modbus.poller import ModbusAdapter, ModbusOptions
@@ -128,7 +129,7 @@ async def _scenario(
     producer: Any,
     body: Callable[[ModbusSimulator, AdapterHealth], Awaitable[None]],
     timeout_s: float = 0.3,
-) -> AdapterHealth:
+) -> CountingPublisher:
     simulator = await ModbusSimulator(units=(1,), size=64).start()
     await simulator.set_bits("coil", 0, [True, False])  # brk-1 closed, brk-2 open
     await simulator.set_bits("discrete_input", 0, [True])  # sw-3 open (closed_when = false)
@@ -140,7 +141,7 @@ async def _scenario(
     adapter = ModbusAdapter(options, parse_mapping(MAPPING).modbus)
     health = AdapterHealth(adapter="modbus-test", endpoint=adapter.endpoint)
     stop = asyncio.Event()
-    publisher = EnvelopePublisher(settings, producer, health)
+    publisher = CountingPublisher(settings, producer, health)
     task = asyncio.create_task(run_adapter(adapter, publisher, stop, backoff=Backoff(0.05, 0.2)))
     try:
         await body(simulator, health)
@@ -148,7 +149,7 @@ async def _scenario(
         stop.set()
         await task
         await simulator.stop()
-    return health
+    return publisher
 
 
 def _readings(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -171,7 +172,7 @@ def test_outstation_points_reach_kafka_with_counts_reconciled(
         polls = health.frames
         await _until(lambda: health.frames >= polls + 3, health)
 
-    health = asyncio.run(_scenario(topics, producer, body))
+    health = asyncio.run(_scenario(topics, producer, body)).health
     assert health.state == "stopped" and health.reconnects == 0 and health.delivery_failures == 0
     assert health.envelopes_delivered == health.envelopes_published
     assert set(health.dead_letters) == {"unmapped", "out_of_range"}  # xfmr-9 address 500; THD 65535
@@ -223,9 +224,43 @@ def test_a_device_that_stops_answering_is_reported_and_resumed(
         polls = health.frames
         await _until(lambda: health.frames >= polls + 2, health)
 
-    health = asyncio.run(_scenario(topics, producer, body, timeout_s=0.2))
+    health = asyncio.run(_scenario(topics, producer, body, timeout_s=0.2)).health
     assert health.state == "stopped" and health.reconnects >= 2
     scada = _readings(read_topic("grid.scada", until=lambda got: len(_readings(got)) >= 4))
     assert len(scada) == 4  # reconnects repeat no state; the change made while silent arrives once
     assert _scada_events(scada, "brk-2") == ["open", "close"]
     assert _scada_events(scada, "brk-1") == ["close"]
+
+
+def test_outstation_points_land_in_clickhouse_with_counts_reconciled(
+    topics: Settings, producer: Any, read_topic: TopicReader
+) -> None:
+    async def body(simulator: ModbusSimulator, health: AdapterHealth) -> None:
+        await _until(lambda: health.frames >= 3, health)
+        await simulator.set_bits("coil", 0, [False])  # brk-1 opens
+        polls = health.frames
+        await _until(lambda: health.frames >= polls + 3, health)
+
+    # sw-3 is mapped but not in the grid model: the ingest dead-letters its state (unknown_device)
+    devices = [device for device in DEVICES if device != "sw-3"]
+    publisher, landing = asyncio.run(
+        land_in_clickhouse(topics, ["scada", "sensor"], devices, _scenario(topics, producer, body))
+    )
+    # the adapter's own counts; a poll cut short by the stop still publishes what it read
+    sensor_count = publisher.readings["sensor"]
+    assert publisher.readings["scada"] == 4 and sensor_count >= 6  # 3 initial states + brk-1 opening
+    assert set(publisher.letters) == {"unmapped", "out_of_range"}  # xfmr-9 address 500; THD 65535
+    rejected = reconcile(publisher, landing, read_topic)
+    assert landing.rows == {"scada_events": 3, "sensor_readings": sensor_count}
+    assert [(d.reason, d.device) for d in rejected] == [("unknown_device", "sw-3")]
+    client = landing.client
+    assert client.query("SELECT device, event, point FROM scada_events ORDER BY ts, device").result_rows == [
+        ("brk-1", "close", "status"),
+        ("brk-2", "open", "52a"),
+        ("brk-1", "open", "status"),
+    ]
+    sensors = client.query(
+        "SELECT uniqExact(ts), min(voltage_v), max(current_a), maxIf(temperature_c, NOT isNaN(temperature_c)), "
+        "countIf(isNaN(thd_pct)) FROM sensor_readings WHERE device = 'xfmr-7'"
+    ).result_rows[0]
+    assert sensors == (sensor_count, 231.5, 120.5, 61.25, sensor_count)  # THD "no value": missing, not 65535

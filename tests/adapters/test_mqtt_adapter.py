@@ -13,6 +13,7 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from adapter_landing import CountingPublisher, land_in_clickhouse, reconcile
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pydantic import SecretStr
 
@@ -39,6 +40,10 @@ pattern = "sensors/{id}/spb"
 kind = "sensor"
 device = "{id}"
 payload = "sparkplug-json"
+[[mqtt.topics]]
+pattern = "scada/{device}/status"
+kind = "scada"
+device = "{device}"
 """
 
 
@@ -104,7 +109,7 @@ async def _scenario(
     producer: Any,
     folder: Path,
     body: Callable[[int, int, AdapterHealth, Any], Awaitable[None]],
-) -> AdapterHealth:
+) -> CountingPublisher:
     port, tls_port = free_loopback_port(), free_loopback_port()
     broker = await _start_broker(folder, port, tls_port)
     mqtt = MqttSettings(
@@ -114,9 +119,8 @@ async def _scenario(
     adapter = MqttAdapter(mqtt, parse_mapping(MAPPING).mqtt, max_batch_delay_s=0.05)
     health = AdapterHealth(adapter="mqtt-test", endpoint=adapter.endpoint)
     stop = asyncio.Event()
-    task = asyncio.create_task(
-        run_adapter(adapter, EnvelopePublisher(settings, producer, health), stop, backoff=Backoff(0.05, 0.3))
-    )
+    publisher = CountingPublisher(settings, producer, health)
+    task = asyncio.create_task(run_adapter(adapter, publisher, stop, backoff=Backoff(0.05, 0.3)))
     try:
         await _until(lambda: health.state == "connected", health)
         await asyncio.sleep(0.2)  # the subscription is acknowledged just after the CONNACK
@@ -125,7 +129,7 @@ async def _scenario(
         stop.set()
         await task
         await broker.shutdown()
-    return health
+    return publisher
 
 
 def test_topic_patterns_name_devices() -> None:
@@ -168,7 +172,7 @@ def test_meter_and_sensor_messages_over_tls_reach_kafka(
             lambda: health.readings_published >= 43 and sum(health.dead_letters.values()) >= 2, health
         )
 
-    health = asyncio.run(_scenario(topics, producer, tmp_path, body))
+    health = asyncio.run(_scenario(topics, producer, tmp_path, body)).health
     assert health.readings_published == 43 and health.dead_letters == {"not_json": 1, "schema": 1}
     envelopes = read_topic("grid.meter", until=lambda got: sum(len(e["readings"]) for e in got) >= 42)
     readings = [r for e in envelopes for r in e["readings"]]
@@ -212,3 +216,59 @@ def test_wrong_password_is_reported_and_retried(topics: Settings, producer: Any,
 
     health = asyncio.run(run())
     assert health.state == "stopped" and "refused" in health.last_error and "wrong" not in health.last_error
+
+
+def test_messages_land_in_clickhouse_with_counts_reconciled(
+    topics: Settings, producer: Any, read_topic: TopicReader, tmp_path: Path
+) -> None:
+    now_ns = time.time_ns()
+    meters = [
+        (f"ami/{i:04d}/reading", {"ts": now_ns + i, "kwh": 1.0 + i, "voltage_v": 239.0}) for i in range(30)
+    ]
+    sensors = [
+        (
+            f"sensors/xfmr-{n}/spb",
+            {"timestamp": now_ns // 1_000_000, "metrics": [{"name": "temperature_c", "value": 60.0 + n}]},
+        )
+        for n in (7, 8)
+    ]
+    scada = [
+        ("scada/brk-1/status", {"ts": now_ns, "event": "open", "point": "52a", "value": 0, "phase": "ABC"}),
+        (
+            "scada/brk-1/status",
+            {"ts": now_ns + 1, "event": "close", "point": "52a", "value": 1, "phase": "ABC"},
+        ),
+    ]
+    bad = [("ami/0200/reading", b"{not json"), ("ami/0201/reading", {"ts": now_ns, "kwh": -5})]
+    # the grid model lacks mtr-0029: the adapter maps it, the ingest dead-letters it (unknown_device)
+    devices = [f"mtr-{i:04d}" for i in range(29)] + ["xfmr-7", "xfmr-8", "brk-1"]
+
+    async def body(port: int, tls_port: int, health: AdapterHealth, broker: Any) -> None:
+        await _publish(tls_port, [*meters, *sensors, *scada, *bad], tls_ca=tmp_path / "cert.pem")
+        await _until(
+            lambda: health.readings_published >= 34 and sum(health.dead_letters.values()) >= 2, health
+        )
+
+    publisher, landing = asyncio.run(
+        land_in_clickhouse(
+            topics, ["meter", "sensor", "scada"], devices, _scenario(topics, producer, tmp_path, body)
+        )
+    )
+    assert publisher.readings == {"meter": 30, "sensor": 2, "scada": 2}
+    assert publisher.letters == {"not_json": 1, "schema": 1}
+    rejected = reconcile(publisher, landing, read_topic)
+    assert landing.rows == {"meter_events": 29, "sensor_readings": 2, "scada_events": 2}
+    assert [(d.reason, d.device) for d in rejected] == [("unknown_device", "mtr-0029")]
+    client = landing.client
+    assert client.query("SELECT sum(kwh), uniqExact(device) FROM meter_events").result_rows[0] == (
+        sum(1.0 + i for i in range(29)),
+        29,
+    )
+    assert client.query("SELECT device, temperature_c FROM sensor_readings ORDER BY device").result_rows == [
+        ("xfmr-7", 67.0),
+        ("xfmr-8", 68.0),
+    ]
+    assert client.query("SELECT event, point, phase FROM scada_events ORDER BY ts").result_rows == [
+        ("open", "52a", "ABC"),
+        ("close", "52a", "ABC"),
+    ]

@@ -10,6 +10,7 @@ from typing import Any
 
 import nats
 import pytest
+from adapter_landing import CountingPublisher, land_in_clickhouse, reconcile
 from pydantic import SecretStr
 
 from gridmon.adapters import AdapterHealth, EnvelopePublisher, parse_mapping, run_adapter
@@ -146,6 +147,63 @@ def test_profiles_reach_kafka_and_a_server_restart_is_survived(
         messages = read_topic(f"grid.{kind}", until=lambda got, n=wanted: len(got) >= n, raw=True)
         batch = IngestProcessor(kind, topics, registry).process(messages)
         assert batch.dead_letter_counts() == {} and batch.accepted == len(_readings(envelopes))
+
+
+def test_profiles_land_in_clickhouse_with_counts_reconciled(
+    topics: Settings, producer: Any, read_topic: TopicReader, nats_server: Any
+) -> None:
+    now = time.time_ns()
+    switch, recloser = "SwitchStatusProfile", "RecloserEventProfile"
+    profiles = [
+        *_meters(now, range(25)),
+        (subject(switch, "sw-mrid-1"), position_profile(switch, "sw-mrid-1", now, True)),
+        (subject(switch, "sw-mrid-1"), position_profile(switch, "sw-mrid-1", now + 1, True)),  # repeats
+        (subject("SwitchEventProfile", "sw-mrid-1"), position_profile("SwitchEventProfile", "sw-mrid-1", now + 2, False)),
+        (subject(recloser, "rc-mrid-1"), position_profile(recloser, "rc-mrid-1", now + 3, False, lockout=True)),
+        (subject("MeterReadingProfile", "meter-99"), meter_reading_profile("meter-99", now, 5, 230.0)),  # unmapped
+        (subject("MeterReadingProfile", "meter-00"), b"\xff\x00 not protobuf"),
+    ]  # fmt: skip
+    # mtr-24 is mapped but not in the grid model: the ingest dead-letters its reading (unknown_device)
+    devices = [f"mtr-{i:02d}" for i in range(24)] + ["sw-1", "rec-1"]
+
+    async def session() -> CountingPublisher:
+        settings = NatsSettings(
+            url=nats_server.url, user=nats_server.user, password=SecretStr(nats_server.password)
+        )
+        adapter = OpenFmbAdapter(settings, parse_mapping(MAPPING).openfmb, max_batch_delay_s=0.05)
+        health = AdapterHealth(adapter="openfmb-ch", endpoint=adapter.endpoint)
+        stop = asyncio.Event()
+        publisher = CountingPublisher(topics, producer, health)
+        task = asyncio.create_task(run_adapter(adapter, publisher, stop, backoff=Backoff(0.05, 0.2)))
+        try:
+            await _until(lambda: health.state == "connected", health)
+            await _publish(nats_server, profiles)
+            await _until(
+                lambda: health.readings_published >= 29 and sum(health.dead_letters.values()) >= 2, health
+            )
+        finally:
+            stop.set()
+            await task
+        return publisher
+
+    publisher, landing = asyncio.run(land_in_clickhouse(topics, ["meter", "scada"], devices, session()))
+    assert publisher.readings == {"meter": 25, "scada": 4}  # close, open; recloser open + lockout
+    assert publisher.letters == {"unmapped": 1, "schema": 1}
+    rejected = reconcile(publisher, landing, read_topic)
+    assert landing.rows == {"meter_events": 24, "scada_events": 4}
+    assert [(d.reason, d.device) for d in rejected] == [("unknown_device", "mtr-24")]
+    client = landing.client
+    assert client.query("SELECT sum(kwh), min(voltage_v), max(voltage_v) FROM meter_events").result_rows == [
+        (float(sum(range(24))), 239.0, 239.0)  # TotWh 1000 × i → i kWh
+    ]
+    assert client.query(
+        "SELECT device, event, phase FROM scada_events ORDER BY device, ts, event"
+    ).result_rows == [
+        ("rec-1", "lockout", "ABC"),
+        ("rec-1", "open", "ABC"),
+        ("sw-1", "close", "ABC"),
+        ("sw-1", "open", "ABC"),
+    ]
 
 
 def test_profile_faults_have_reasons() -> None:
