@@ -23,13 +23,13 @@ OPEN_OUTAGE = "end_ns IS NULL AND state NOT IN ('momentary', 'restored')"
 DEVICE_URL = "/d/gridmon-device/device?${__url_time_range}&var-device=${__value.raw}"
 
 FEEDER_VARIABLE = Variable(
-    "feeder", "Feeder", "SELECT DISTINCT feeder FROM devices WHERE feeder != '' ORDER BY feeder"
+    "feeder", "Feeder", "SELECT DISTINCT feeder FROM devices_public WHERE feeder != '' ORDER BY feeder"
 )
 ZONE_VARIABLE = Variable("zone", "Zone", f"SELECT zone FROM zones WHERE {FEEDER} ORDER BY zone")
 DEVICE_VARIABLE = Variable(
     "device",
     "Device",
-    f"SELECT device FROM devices WHERE kind IN ('pmu', 'sensor', 'meter', 'breaker', 'recloser') AND {FEEDER} "
+    f"SELECT device FROM devices_public WHERE kind IN ('pmu', 'sensor', 'breaker', 'recloser') AND {FEEDER} "
     f"AND {ZONE} ORDER BY device",
 )
 
@@ -96,7 +96,7 @@ FROM (
     WHERE start_ns >= toInt64(toUnixTimestamp(toStartOfDay($__toTime))) * {NS} AND start_ns < {TO_NS}
       AND customers > 0 AND {FEEDER}
 ) AS today
-CROSS JOIN (SELECT greatest(sum(customers), 1) AS served FROM devices WHERE kind = 'meter' AND {FEEDER}) AS s
+CROSS JOIN (SELECT greatest(sum(customers), 1) AS served FROM customers_served WHERE {FEEDER}) AS s
 GROUP BY served
 """,
             width=12,
@@ -138,7 +138,7 @@ ORDER BY time
             f"""
 SELECT feeder AS `Feeder`, customers AS `Customers`, outages_in_range AS `Outages in range`,
        open_outages AS `Open outages`, customers_out AS `Customers out`, open_anomalies AS `Open anomalies`
-FROM (SELECT feeder, sum(customers) AS customers FROM devices WHERE kind = 'meter' AND {FEEDER} GROUP BY feeder) AS d
+FROM (SELECT feeder, sum(customers) AS customers FROM customers_served WHERE {FEEDER} GROUP BY feeder) AS d
 LEFT JOIN (
     SELECT feeder, countIf({OPEN_OUTAGE}) AS open_outages, sumIf(customers_out, {OPEN_OUTAGE}) AS customers_out,
            countIf(fromUnixTimestamp64Nano(start_ns) BETWEEN $__fromTime AND $__toTime) AS outages_in_range
@@ -155,7 +155,7 @@ ORDER BY feeder
             f"""
 SELECT $__timeInterval(s.ts) AS time, d.feeder AS feeder, avgMerge(s.current_avg) AS current
 FROM sensor_1m AS s
-INNER JOIN (SELECT device, feeder FROM devices WHERE kind = 'sensor' AND {FEEDER}) AS d ON s.device = d.device
+INNER JOIN (SELECT device, feeder FROM devices_public WHERE kind = 'sensor' AND {FEEDER}) AS d ON s.device = d.device
 WHERE $__timeFilter(s.ts)
 GROUP BY time, feeder
 ORDER BY time
@@ -339,11 +339,11 @@ PMU = Dashboard(
     title="gridmon · PMU wide-area view",
     description="Frequency, ROCOF, phase-angle differences against a reference PMU, and oscillation.",
     variables=(
-        Variable("pmu", "PMU", "SELECT device FROM devices WHERE kind = 'pmu' ORDER BY device"),
+        Variable("pmu", "PMU", "SELECT device FROM devices_public WHERE kind = 'pmu' ORDER BY device"),
         Variable(
             "reference",
             "Reference PMU",
-            "SELECT device FROM devices WHERE kind = 'pmu' ORDER BY feeder, device",
+            "SELECT device FROM devices_public WHERE kind = 'pmu' ORDER BY feeder, device",
             multi=False,
         ),
     ),
@@ -418,7 +418,7 @@ ORDER BY time
 SELECT device AS `Device`, detector AS `Detector`, metric AS `Metric`, severity AS `Severity`, state AS `State`,
        fromUnixTimestamp64Nano(start_ns) AS `Started`, round(value, 3) AS `Value`
 FROM anomalies FINAL
-WHERE device IN (SELECT device FROM devices WHERE kind = 'pmu') AND {where_in("device", "pmu")}
+WHERE device IN (SELECT device FROM devices_public WHERE kind = 'pmu') AND {where_in("device", "pmu")}
   AND fromUnixTimestamp64Nano(start_ns) BETWEEN $__fromTime AND $__toTime
 ORDER BY start_ns DESC
 LIMIT 100
@@ -488,7 +488,7 @@ ORDER BY time
             "timeseries",
             """
 SELECT $__timeInterval(received_at) AS time, reason, count() AS dead_letters
-FROM dead_letters FINAL
+FROM dead_letters_public
 WHERE $__timeFilter(received_at)
 GROUP BY time, reason
 ORDER BY time
@@ -500,8 +500,8 @@ ORDER BY time
             "table",
             """
 SELECT source_topic AS `Topic`, reason AS `Reason`, count() AS `Dead letters`,
-       max(received_at) AS `Last`, any(detail) AS `Example`
-FROM dead_letters FINAL
+       min(received_at) AS `First`, max(received_at) AS `Last`
+FROM dead_letters_public
 WHERE $__timeFilter(received_at)
 GROUP BY source_topic, reason
 ORDER BY `Dead letters` DESC
@@ -523,7 +523,7 @@ DEVICE_DASHBOARD = Dashboard(
             f"""
 SELECT device AS `Device`, kind AS `Kind`, feeder AS `Feeder`, zone AS `Zone`, transformer AS `Transformer`,
        customers AS `Customers`
-FROM devices WHERE {DEVICE} AND {ZONE} AND {FEEDER}
+FROM devices_public WHERE {DEVICE} AND {ZONE} AND {FEEDER}
 ORDER BY device
 LIMIT 50
 """,
@@ -623,7 +623,7 @@ WHERE newest > toDateTime64(0, 6)
         title="Dead-letter rate",
         sql="""
 SELECT reason, count() * 60 / greatest(dateDiff('second', $__fromTime, $__toTime), 60) AS value
-FROM dead_letters FINAL
+FROM dead_letters_public
 WHERE $__timeFilter(received_at)
 GROUP BY reason
 """,

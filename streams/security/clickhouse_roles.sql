@@ -34,4 +34,7 @@ GRANT SELECT ON {database}.anomalies_latest TO gridmon_reader;
 GRANT SELECT ON {database}.outages TO gridmon_reader;
 GRANT SELECT ON {database}.outages_latest TO gridmon_reader;
 GRANT SELECT ON {database}.zones TO gridmon_reader;
+GRANT SELECT ON {database}.devices_public TO gridmon_reader;
+GRANT SELECT ON {database}.customers_served TO gridmon_reader;
+GRANT SELECT ON {database}.dead_letters_public TO gridmon_reader;
 GRANT SELECT ON {database}.pipeline_metrics TO gridmon_reader;

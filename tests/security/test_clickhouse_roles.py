@@ -3,6 +3,9 @@ access control to run them), the Grafana reader cannot write nor read raw meter 
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from gridmon.errors import StorageError
@@ -71,3 +74,13 @@ def test_only_the_admin_reads_the_pseudonym_mapping(settings: Settings) -> None:
         f"GRANT SELECT, INSERT ON {database}.* TO gridmon_writer"
     )
     assert not any(target.endswith(".meter_pseudonyms") for target in grants(database)["gridmon_reader"])
+
+
+def test_every_dashboard_and_alert_query_reads_only_what_the_grafana_reader_may(settings: Settings) -> None:
+    """Grafana connects as the reader: a panel on a private table would be an error or a privacy leak."""
+    readable = {target.split(".", 1)[1] for target in grants(settings.clickhouse_database)["gridmon_reader"]}
+    root = Path(__file__).resolve().parents[2] / "dashboards"
+    texts = [path.read_text() for path in sorted(root.rglob("*.json")) + sorted(root.rglob("*.yaml"))]
+    read = {name for text in texts for name in re.findall(r"\b(?:FROM|JOIN)\s+([a-z_][a-z0-9_]*)\b", text)}
+    assert read, "no queries found: has the dashboards layout changed?"
+    assert read <= readable, f"dashboards read tables the Grafana reader may not: {sorted(read - readable)}"
