@@ -35,6 +35,8 @@ from gridmon.simulate.scenario import OUTAGE_KINDS, GroundTruth
 
 KINDS = ("pmu", "sensor", "meter", "scada")
 TOLERANCE_NS = 30 * 10**9
+# a stuck value, a drift or a gap exists only after some time has passed: their latency is their definition
+DURATION_KINDS = frozenset({"sensor_stuck", "sensor_drift", "data_gap"})
 # faults of one measuring device: only an anomaly on that device counts (an upstream PMU does not see a drift)
 OWN_DEVICE_KINDS = frozenset(
     {"sensor_stuck", "sensor_flatline", "sensor_drift", "sensor_spike", "sensor_overheating", "data_gap",
@@ -53,6 +55,7 @@ class Run:
     outages: dict[str, Outage] = field(default_factory=dict)
     readings: Counter[str] = field(default_factory=Counter)
     skewed: set[str] = field(default_factory=set)  # devices whose clock the simulator set off
+    targets: dict[str, frozenset[str]] = field(default_factory=dict)  # fault id → devices that show it
     wall_s: float = 0.0
 
     def raised(self) -> list[Anomaly]:
@@ -66,6 +69,7 @@ class Relation:
     def __init__(self, model: GridModel) -> None:
         self.model = model
         self._upstream: dict[str, set[str]] = {}
+        self.targets: dict[str, frozenset[str]] = {}  # the PMUs or sensors the simulator made show a fault
 
     def where(self, device: str) -> str:
         if device not in self.model:
@@ -80,7 +84,7 @@ class Relation:
         return self._upstream[device]
 
     def __call__(self, truth: GroundTruth, device: str) -> bool:
-        if device == truth.device:
+        if device == truth.device or device in self.targets.get(truth.id, ()):
             return True
         if truth.kind in OWN_DEVICE_KINDS:
             return False
@@ -96,6 +100,7 @@ def simulate(model: GridModel, seed: int, duration_s: float, scenario: str) -> R
     processors = {kind: IngestProcessor(kind, settings, model) for kind in KINDS}
     simulator = Simulator(model, scenario, seed=seed, duration_s=duration_s, sent_clock="simulated")
     run = Run(seed, duration_s / 3600.0, simulator.truths)
+    run.targets = {fault.truth.id: frozenset(fault.targets) for fault in simulator.faults}
     run.skewed = {d for d in model.ids.tolist() if _skewed(simulator, str(d))}
     offsets: Counter[str] = Counter()
     started = time.perf_counter()
@@ -200,6 +205,7 @@ def report(runs: list[Run], model: GridModel) -> None:
     explained = 0
     hours = sum(run.hours for run in runs)
     for run in runs:
+        relation.targets = run.targets
         kinds, fps = score(run, relation)
         for kind, entry in kinds.items():
             total = merged[kind]
@@ -234,12 +240,16 @@ def report(runs: list[Run], model: GridModel) -> None:
     for (detector, metric), count in fp_channels.most_common(12):
         print(f"  FP {count:>4}  {detector}.{metric}")
     p95 = float(np.percentile(detector_latencies, 95)) if detector_latencies else float("nan")
+    prompt = [x for k, e in merged.items() if k not in OUTAGE_KINDS | DURATION_KINDS for x in e.latencies_s]
+    prompt_p95 = float(np.percentile(prompt, 95)) if prompt else float("nan")
     print("\ntargets (issue 6):")
     print(
         f"  all faults detected ............ {detected}/{faults}  {'OK' if detected == faults else 'NOT MET'}"
     )
     print(f"  ≤ 5 false positives / sim. hour  {per_hour:.1f}  {'OK' if per_hour <= 5 else 'NOT MET'}")
     print(f"  p95 latency < 2 s (detector kinds, event time)  {p95:.2f} s  {'OK' if p95 < 2 else 'NOT MET'}")
+    print(f"    without stuck/drift/gap (defined by a duration)  {prompt_p95:.2f} s  "
+          f"{'OK' if prompt_p95 < 2 else 'NOT MET'}")  # fmt: skip
 
 
 def main() -> None:

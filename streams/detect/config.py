@@ -26,6 +26,7 @@ class LimitConfig:
     temperature_clear_margin_c: float = 3.0
     thd_pct: Levels = (5.0, 8.0, 12.0)
     thd_clear_margin_pct: float = 0.5
+    thd_min_on_s: float = 600.0  # IEEE 519 judges harmonics on 10-minute values, not single samples
     loading_fraction: Levels = (0.9, 1.0, 1.2)  # of the device's rated current
     loading_clear_margin: float = 0.03
     min_on_s: float = 0.5
@@ -93,6 +94,9 @@ class QualityConfig:
     gap_min_s: float = 2.0
     late_fraction: float = 0.2
     late_min_rows: int = 3
+    late_min_s: float = (
+        30.0  # late and reordered rows are normal; only a device that keeps sending so is news
+    )
     max_step: dict[str, float] = field(
         default_factory=lambda: {"freq_hz": 1.0, "temperature_c": 15.0}
     )  # larger changes between consecutive readings are physically impossible

@@ -62,7 +62,8 @@ class LimitDetector:
         self.default = default
 
     def spec(self, metric: str) -> ChannelSpec:
-        return ChannelSpec(self.name, metric, "grid", self.default.min_on_s, self.default.min_off_s)
+        min_on_s = self.default.thd_min_on_s if metric == "thd_pct" else self.default.min_on_s
+        return ChannelSpec(self.name, metric, "grid", min_on_s, self.default.min_off_s)
 
     def signals(self, kind: str, batch: Batch) -> Iterator[tuple[ChannelSpec, Signal]]:
         dev = batch.device_idx

@@ -49,9 +49,9 @@ class QualityDetector:
             self.kinds[kind] = KindState(self.devices)
         return self.kinds[kind]
 
-    def spec(self, metric: str, min_off_s: float | None = None) -> ChannelSpec:
+    def spec(self, metric: str, min_off_s: float | None = None, min_on_s: float = 0.0) -> ChannelSpec:
         off = self.config.min_off_s if min_off_s is None else min_off_s
-        return ChannelSpec(self.name, metric, "data_quality", 0.0, off)
+        return ChannelSpec(self.name, metric, "data_quality", min_on_s, off)
 
     def late_rows(self, kind: str, dev: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(stale, disordered): stale rows are not newer than what this device sent in earlier batches (the
@@ -78,7 +78,7 @@ class QualityDetector:
         level = np.where(burst, INFO, 0).astype(np.int8)
         rows = np.arange(len(devices))
         yield (
-            self.spec("out_of_order"),
+            self.spec("out_of_order", min_on_s=self.config.late_min_s),
             Signal(devices, batch.ts[last], rows, level, ~burst, fraction, fraction),
         )
 
