@@ -10,8 +10,10 @@ the client boundary inside the worker (chdb has no server to stop: every query a
 own `OperationalError`, or sleeps, so the sink's real retry/exit/restart path runs); poison messages at a high
 rate. A broker restart needs a broker that keeps its data: the embedded Tansu is memory-only, shown by a
 minimal reproduction, and the scenario runs only against a real Kafka (`GRIDMON_KAFKA_BOOTSTRAP` with
-`GRIDMON_RELIABILITY_BROKER_RESTART` = a shell command that restarts it). Two workers with one killed need
-a ClickHouse server (chdb allows one process per data folder): set `GRIDMON_CLICKHOUSE_URL`.
+`GRIDMON_RELIABILITY_BROKER_RESTART` = a shell command that restarts it). Two workers with one killed run
+the real `gridmon worker` CLI twice on one consumer group, each with its own data dir (chdb allows one
+process per folder); the reconciliation unions both folders, so a batch stored by the killed worker and
+redelivered to the survivor counts as duplicated (a shared ClickHouse server's offset high-water prevents it).
 
 Run: `make reliability` or `.venv/bin/python -m load_tests.reliability [--messages 400] [--only kill9,poison]`.
 """
@@ -31,7 +33,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +48,7 @@ FAULT_FILE_ENV = "GRIDMON_RELIABILITY_FAULT_FILE"
 READINGS_PER_MESSAGE = 100
 RAW_TABLES = {"pmu": "pmu_readings", "meter": "meter_events"}
 WORKER_EXIT_UNCONFIRMED = 75
+PARTITIONS = 4
 
 
 # --- the worker side (child process) ----------------------------------------------------------------------
@@ -131,6 +136,25 @@ def count_main(args: argparse.Namespace) -> None:
     print(json.dumps(counts), flush=True)
 
 
+def keys_main(args: argparse.Namespace) -> None:
+    """Every stored raw row's identity and every dead letter's, as JSON lines (one folder; the orchestrator
+    unions several folders, which one process cannot open at once)."""
+    from gridmon.store.client import connect
+
+    settings = scenario_settings(args.data_dir, args.bootstrap, args.prefix, args.database, "counter")
+    client = connect(settings)
+    for table in RAW_TABLES.values():
+        sql = f"SELECT _topic, _partition, _offset, device, toUnixTimestamp64Nano(ts) FROM {table}"
+        for row in client.query(sql).result_rows:
+            print(json.dumps(["row", table, *row]))
+    sql = "SELECT source_topic, partition, offset, reason FROM dead_letters FINAL"
+    for row in client.query(sql).result_rows:
+        print(json.dumps(["dead", *row]))
+    sql = "SELECT worker, component FROM state_checkpoints GROUP BY worker, component"
+    for row in client.query(sql).result_rows:
+        print(json.dumps(["checkpoint", *row]))
+
+
 def scenario_settings(data_dir: str, bootstrap: str, prefix: str, database: str, worker: str) -> Any:
     from gridmon.settings import load_settings
 
@@ -138,7 +162,7 @@ def scenario_settings(data_dir: str, bootstrap: str, prefix: str, database: str,
         kafka_bootstrap=bootstrap,
         data_dir=data_dir,
         topic_prefix=prefix,
-        partitions=4,
+        partitions=PARTITIONS,
         clickhouse_database=database,
         worker_id=worker,
     )
@@ -159,6 +183,7 @@ class Row:
     peak_rss_mb: int | None = None
     note: str = ""
     skipped: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -490,12 +515,246 @@ def run_broker_restart(scenario: Scenario | None) -> Row:
     return scenario.reconcile(Row("broker restart", recovery_s=recovery, note=f"{worker.restarts} restarts"))
 
 
-def two_workers_row() -> Row:
-    return Row(
-        "two workers, one killed (rebalance)",
-        skipped=True,
-        note="needs GRIDMON_CLICKHOUSE_URL: embedded chdb allows one process per data folder",
+@dataclass
+class CliWorker:
+    """A real `gridmon worker` process (the CLI, configured by GRIDMON_* variables) with its own data dir."""
+
+    scenario: Scenario
+    name: str
+    model_path: Path
+    web_port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.scenario.data_dir / f"{self.scenario.database}-{self.name}"
+
+    def start(self) -> None:
+        from gridmon.kafka.embedded import free_loopback_port
+
+        s = self.scenario
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.web_port = self.web_port or free_loopback_port()
+        server = ("GRIDMON_CLICKHOUSE_URL", "GRIDMON_CLICKHOUSE_USER", "GRIDMON_CLICKHOUSE_PASSWORD")
+        env = {k: v for k, v in os.environ.items() if k not in server}
+        env |= {
+            "GRIDMON_KAFKA_BOOTSTRAP": s.bootstrap,
+            "GRIDMON_TOPIC_PREFIX": s.prefix,
+            "GRIDMON_PARTITIONS": str(PARTITIONS),
+            "GRIDMON_DATA_DIR": str(self.data_dir),  # its own chdb folder
+            "GRIDMON_CLICKHOUSE_DATABASE": s.database,
+            "GRIDMON_WORKER_ID": self.name,
+            "GRIDMON_WEB_PORT": str(self.web_port),
+            "GRIDMON_CHECKPOINT_INTERVAL_S": "1",
+            "GRIDMON_LOG_LEVEL": "INFO",
+        }
+        command = [sys.executable, "-c", "from gridmon.cli import main; main()", "worker"]
+        command += ["--model", str(self.model_path), "--web-port", str(self.web_port)]
+        log = open(self.data_dir / "worker.log", "ab")  # noqa: SIM115 - the child owns it
+        # cwd = its data dir: no `.env` of the checkout leaks into the worker's settings.
+        self.process = subprocess.Popen(command, cwd=self.data_dir, env=env, stdout=log, stderr=log)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill9(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+Assignment = dict[int, set[tuple[str, int]]]  # worker web port -> input partitions it holds
+
+
+def input_assignment(scenario: Scenario, asked: CliWorker) -> Assignment:
+    """The group's input partitions (pmu, meter) per worker, from Faust's router view on `asked`'s web port.
+
+    Not from the broker: the embedded Tansu answers DescribeGroups with a stable group and no members.
+    Faust's assignor shares the whole group's assignment with every member, keyed by member URL.
+    """
+    settings = scenario.settings()
+    inputs = {settings.topic(f"grid.{kind}") for kind in RAW_TABLES}
+    url = f"http://127.0.0.1:{asked.web_port}/router/topics"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback, our worker
+            by_url = json.loads(response.read())
+    except (OSError, ValueError):  # starting, or rebalancing: no assignment to report yet
+        return {}
+    return {
+        int(member_url.rsplit(":", 1)[1]): {
+            (topic, partition)
+            for topic, partitions in topics.items()
+            if topic in inputs
+            for partition in partitions
+        }
+        for member_url, topics in by_url.items()
+    }
+
+
+def committed_offsets(scenario: Scenario) -> dict[tuple[str, int], int]:
+    """The group's committed offset (next to read) per input partition; -1 where none."""
+    from confluent_kafka import TopicPartition
+
+    from gridmon.kafka.clients import make_consumer
+
+    settings = scenario.settings()
+    consumer = make_consumer(settings, scenario.bootstrap, group_id=settings.topic("gridmon"))
+    try:
+        tps = [TopicPartition(settings.topic(f"grid.{k}"), p) for k in RAW_TABLES for p in range(PARTITIONS)]
+        return {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(tps, timeout=10)}
+    finally:
+        consumer.close()
+
+
+@dataclass
+class FolderKeys:
+    """Stored raw rows (identity → copies), dead letters and checkpointed (worker, component) of one folder."""
+
+    rows: Counter[tuple[Any, ...]]
+    dead: set[tuple[Any, ...]]
+    checkpoints: set[tuple[str, str]]
+
+
+def folder_keys(scenario: Scenario, data_dir: Path) -> FolderKeys:
+    command = [sys.executable, "-m", "load_tests.reliability", "keys", "--data-dir", str(data_dir)]
+    command += [
+        "--bootstrap",
+        scenario.bootstrap,
+        "--prefix",
+        scenario.prefix,
+        "--database",
+        scenario.database,
+    ]
+    out = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=True)
+    rows: Counter[tuple[Any, ...]] = Counter()
+    dead: set[tuple[Any, ...]] = set()
+    checkpoints: set[tuple[str, str]] = set()
+    for line in out.stdout.splitlines():
+        kind, *key = json.loads(line)
+        if kind == "row":
+            rows[tuple(key)] += 1
+        elif kind == "dead":
+            dead.add(tuple(key))
+        else:
+            checkpoints.add((key[0], key[1]))
+    return FolderKeys(rows, dead, checkpoints)
+
+
+@dataclass
+class Union:
+    """Several folders reconciled as one store: a row identity in two folders is one duplicate."""
+
+    stored: int
+    duplicated_within: int  # copies inside one folder (the sink's exactly-once failed)
+    duplicated_across: int  # copies in another folder (a redelivered batch, no shared high-water)
+    dead_letters: int
+    dead_duplicated: int  # the same dead letter in two folders
+    duplicated_messages: set[tuple[str, int, int]]  # (topic, partition, offset) stored twice
+
+
+def union_of(folders: list[FolderKeys]) -> Union:
+    everywhere: Counter[tuple[Any, ...]] = Counter()
+    within = 0
+    for folder in folders:
+        within += sum(copies - 1 for copies in folder.rows.values())
+        everywhere.update(folder.rows.keys())
+    across = sum(folders_holding - 1 for folders_holding in everywhere.values())
+    messages = {
+        (key[1], key[2], key[3]) for key, folders_holding in everywhere.items() if folders_holding > 1
+    }
+    dead = set().union(*(folder.dead for folder in folders))
+    dead_duplicated = sum(len(folder.dead) for folder in folders) - len(dead)
+    return Union(len(everywhere), within, across, len(dead), dead_duplicated, messages)
+
+
+def run_two_workers(scenario: Scenario, produce_s: float = 20.0) -> Row:
+    """Two `gridmon worker`s on one group; kill -9 one mid-run; the survivor takes over its partitions."""
+    from gridmon.grid.generate import generate
+
+    model_path = scenario.data_dir / f"{scenario.database}.model"
+    generate("small", seed=1).save(model_path)
+    workers = [CliWorker(scenario, name, model_path) for name in ("w1", "w2")]
+    for worker in workers:
+        worker.start()
+    survivor, victim = workers
+
+    def both_hold_partitions() -> bool:
+        if not all(w.alive() for w in workers):
+            raise RuntimeError(f"a worker exited at start: see {scenario.data_dir}/*/worker.log")
+        held = input_assignment(scenario, survivor)
+        return {w.web_port for w in workers} <= {port for port, parts in held.items() if parts}
+
+    wait_until(both_hold_partitions, 240)
+    producing = scenario.produce(seconds=produce_s)  # load starts once both consume; the kill lands in it
+    wait_until(lambda: committed_fraction(scenario) > 0.3, 180)
+    killed_at_committed = committed_fraction(scenario)
+    producing_at_kill = producing.is_alive()
+    killed_at_committed = committed_fraction(scenario)
+    moved = input_assignment(scenario, survivor)[victim.web_port]
+    victim.kill9()
+    killed = time.monotonic()
+    committed_at_kill = committed_offsets(scenario)
+
+    def taken_over() -> bool:
+        held = input_assignment(scenario, survivor)
+        return (
+            set(held) == {survivor.web_port} and len(held[survivor.web_port]) == len(RAW_TABLES) * PARTITIONS
+        )
+
+    wait_until(taken_over, 120)
+    takeover_s = time.monotonic() - killed
+    producing.join()
+    wait_until(scenario.caught_up, 300, lambda: None if survivor.alive() else survivor.start())
+    recovery_s = time.monotonic() - killed
+    survivor.stop()
+
+    folders = [folder_keys(scenario, w.data_dir) for w in workers]
+    union = union_of(folders)
+    row = Row("two workers, one killed (rebalance)", recovery_s=recovery_s)
+    row.produced = scenario.produced_valid + scenario.produced_poison
+    row.stored = union.stored
+    row.dead_lettered = union.dead_letters
+    row.duplicated = union.duplicated_within + union.duplicated_across
+    row.lost = max(scenario.produced_valid - union.stored, 0)
+    row.lost += max(scenario.produced_poison - union.dead_letters, 0)
+    # Every duplicated message should be one the killed worker stored but the group had not committed.
+    uncommitted = {
+        (topic, partition, offset)
+        for topic, partition, offset in union.duplicated_messages
+        if (topic, partition) in moved and offset >= committed_at_kill.get((topic, partition), -1)
+    }
+    row.extra = {
+        "takeover_s": takeover_s,
+        "moved_partitions": len(moved),
+        "killed_at_committed": killed_at_committed,
+        "producing_at_kill": producing_at_kill,
+        "duplicated_within": union.duplicated_within,
+        "duplicated_across": union.duplicated_across,
+        "duplicated_messages": len(union.duplicated_messages),
+        "duplicated_uncommitted": len(uncommitted),
+        "dead_duplicated": union.dead_duplicated,
+        "checkpoints": {w.name: sorted(f.checkpoints) for w, f in zip(workers, folders, strict=True)},
+    }
+    victim_state = ", ".join(c for w, c in sorted(folders[1].checkpoints) if w == victim.name) or "none"
+    row.note = (
+        f"w2 killed at {killed_at_committed:.0%} committed"
+        f"{', producer still sending' if producing_at_kill else ''}; w1 took its {len(moved)} input partitions in "
+        f"{takeover_s:.1f} s. Duplicated = {len(union.duplicated_messages)} messages w2 stored past the "
+        f"group's commit ({len(uncommitted)} in that window), redelivered to w1's own chdb folder: no shared "
+        f"offset high-water. w2's state ({victim_state}) stays under its worker id: w1 starts those devices cold"
     )
+    return row
 
 
 # --- main -------------------------------------------------------------------------------------------------
@@ -548,7 +807,7 @@ def run_all(bootstrap: str, data_dir: Path, messages: int, only: set[str], down_
         "broker-restart": lambda: run_broker_restart(
             scenario("restart") if os.environ.get("GRIDMON_KAFKA_BOOTSTRAP") else None
         ),
-        "two-workers": two_workers_row,
+        "two-workers": lambda: run_two_workers(scenario("two", poison_every=20)),
     }
     rows = []
     for name in SCENARIOS:
@@ -561,7 +820,7 @@ def run_all(bootstrap: str, data_dir: Path, messages: int, only: set[str], down_
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
-    for name in ("worker", "count"):
+    for name in ("worker", "count", "keys"):
         child = sub.add_parser(name)
         for option in ("--data-dir", "--bootstrap", "--prefix", "--database"):
             child.add_argument(option, required=True)
@@ -574,6 +833,8 @@ def main() -> None:
         return worker_main(args)
     if args.command == "count":
         return count_main(args)
+    if args.command == "keys":
+        return keys_main(args)
     from gridmon.kafka.embedded import kafka_bootstrap
     from gridmon.settings import load_settings
 
