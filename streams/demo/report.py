@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gridmon.demo.scoring import Score, Span, score
-from gridmon.grid import GridModel
+from gridmon.grid import DeviceKind, GridModel
 from gridmon.simulate import GroundTruth
 from gridmon.store.client import query_dicts
 
@@ -60,14 +60,21 @@ def latest_outages(client: Any) -> list[dict[str, Any]]:
 
 
 def related_on_path(model: GridModel) -> Any:
-    """Two devices are related when one is the other or lies on its path to the source."""
+    """Two devices are related when one is the other or lies on its path to the source; a PMU or sensor
+    stands for the element it measures (a substation PMU sees a sag on any feeder below it)."""
+
+    def place(device: str) -> str:
+        if device in model and model.kind_of(device) in (DeviceKind.PMU, DeviceKind.SENSOR):
+            return model.location_of(device)
+        return device
 
     def related(a: str, b: str) -> bool:
         if a == b:
             return True
         if a not in model or b not in model:
             return False
-        return a in model.upstream(b) or b in model.upstream(a)
+        a, b = place(a), place(b)
+        return a == b or a in model.upstream(b) or b in model.upstream(a)
 
     return related
 
