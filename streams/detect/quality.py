@@ -11,7 +11,7 @@ import numpy as np
 
 from gridmon.detect.columns import Batch, forward_fill, group_last, group_starts, previous_in_group
 from gridmon.detect.context import DeviceParams
-from gridmon.detect.lifecycle import INFO, NEVER, WARNING, ChannelSpec, Signal
+from gridmon.detect.lifecycle import INFO, MAJOR, NEVER, WARNING, ChannelSpec, Signal
 
 STUCK_COLUMNS = {"pmu": ("va",), "sensor": ("voltage_v", "temperature_c"), "meter": ("voltage_v",)}
 
@@ -93,6 +93,16 @@ class QualityDetector:
                 yield self.spec(f"{column}_jump"), self._jump(state, column, batch, max_step)
         if "sent_ns" in batch.columns:
             yield self.spec("clock_skew"), self._clock(kind, batch)
+        if kind == "meter" and "event" in batch.columns:
+            yield self.spec("tamper"), self._tamper(batch)
+
+    def _tamper(self, batch: Batch) -> Signal:
+        """A meter that reports tampering: its readings cannot be trusted (and energy may be diverted) until it
+        reports normally again."""
+        tampered = np.asarray(batch.columns["event"], dtype=object) == "tamper"
+        level = np.where(tampered, MAJOR, 0).astype(np.int8)
+        score = tampered.astype(np.float64)
+        return Signal(batch.device_idx, batch.ts, batch.group_start, level, ~tampered, score, score)
 
     def gaps(self, kind: str, now_ns: int) -> Signal:
         """Every known device of `kind`: silent for more than its usual interval × `gap_intervals`?"""
