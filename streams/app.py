@@ -31,11 +31,17 @@ def create_app(
     handlers: dict[str, BatchHandler],
     *,
     app_id: str = "gridmon",
-    batch_max_messages: int = 2000,
-    batch_window_s: float = 0.2,
+    batch_max_messages: int | None = None,
+    batch_window_s: float | None = None,
     web_port: int | None = None,
 ) -> faust.App:
-    """A Faust app with one batching agent per catalog topic in `handlers` (catalog name → stage handler)."""
+    """A Faust app with one batching agent per catalog topic in `handlers` (catalog name → stage handler).
+
+    Batch size and window default to `GRIDMON_BATCH_MAX_MESSAGES` / `GRIDMON_BATCH_WINDOW_S`: every batch
+    costs a few fixed-price ClickHouse inserts, so bigger batches are what buys throughput.
+    """
+    batch_max_messages = batch_max_messages or settings.batch_max_messages
+    batch_window_s = batch_window_s or settings.batch_window_s
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.topic(app_id),
@@ -54,6 +60,7 @@ def create_app(
         broker_heartbeat_interval=1,
         broker_commit_every=batch_max_messages,
         broker_commit_interval=1.0,
+        # the buffer between fetcher and agent must hold a full batch or `take_events` yields partial ones
         stream_buffer_maxsize=batch_max_messages * 2,
         consumer_auto_offset_reset="earliest",
         producer_compression_type="lz4",

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(
         5.0, gt=0, description="how often detector and outage state is checkpointed to ClickHouse"
     )
+    batch_max_messages: int = Field(
+        10_000, ge=1, le=1_000_000, description="most Kafka messages a stage handles (and stores) at once"
+    )
+    batch_window_s: float = Field(
+        0.3, gt=0, le=10.0, description="longest wait to fill a batch: adds up to this much latency"
+    )
 
     max_message_bytes: int = Field(1_000_000, ge=1024, description="bigger messages are dead-lettered")
     max_future_skew_s: float = Field(300.0, ge=0, description="readings further ahead are time_skew")

@@ -43,7 +43,7 @@ class BenchOptions:
     rate_fraction: float = 0.5
     soak_seconds: float = 0.0
     soak_sample_s: float = 5.0
-    batch_max_messages: int = 2000
+    batch_max_messages: int | None = None  # None: the settings' GRIDMON_BATCH_MAX_MESSAGES
     profile_dir: Path | None = None
 
 
@@ -67,6 +67,7 @@ def run_bench(options: BenchOptions, settings: Settings | None = None) -> dict[s
         update={"data_dir": bench_dir, "topic_prefix": f"bench{run_id}.", "partitions": options.partitions}
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    options = replace(options, batch_max_messages=options.batch_max_messages or settings.batch_max_messages)
     started = time.monotonic()
     with kafka_bootstrap(settings) as bootstrap:
         prepare_topics(settings, bootstrap)

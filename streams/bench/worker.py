@@ -36,7 +36,7 @@ class WorkerSpec:
     bootstrap: str
     size: str
     seed: int
-    batch_max_messages: int
+    batch_max_messages: int | None
     profile_path: Path | None = None
 
 

@@ -21,7 +21,9 @@ def bench(
     latency_seconds: float = typer.Option(20.0, help="wall seconds of the latency phase"),
     rate_fraction: float = typer.Option(0.5, help="latency/soak load as a share of the measured maximum"),
     soak_seconds: float = typer.Option(0.0, help="soak phase at the same load (600 for the 10-minute soak)"),
-    batch_max_messages: int = typer.Option(2000, help="messages per batch handed to a stage"),
+    batch_max_messages: int = typer.Option(
+        None, help="messages per batch handed to a stage (default: GRIDMON_BATCH_MAX_MESSAGES)"
+    ),
     profile: Path = typer.Option(None, help="folder for cProfile dumps of the throughput phase (per worker)"),
     output: Path = typer.Option(None, help="also write the JSON here"),
 ) -> None:

@@ -102,7 +102,7 @@ def build_pipeline(
     kinds: Sequence[str] = KINDS,
     app_id: str = "gridmon",
     web_port: int | None = None,
-    batch_max_messages: int = 2000,
+    batch_max_messages: int | None = None,
 ) -> Pipeline:
     privacy = Privacy.from_settings(settings, components.registry)  # refuses the dev key in production
     publisher = OutputPublisher(settings, bootstrap)
