@@ -15,6 +15,8 @@ class Rates:
     """How much traffic: PMU frame rate and nominal frequency, sensor period, AMI interval and batching."""
 
     pmu_fps: int = 30
+    # PDCs batch frames for transport: frames per envelope; 0 = as many as fit in 0.2 s (6 at 30 fps)
+    pmu_frames_per_message: int = 0
     nominal_hz: float = 60.0
     pmu_nominal_v: float = 7200.0  # line-to-neutral at the feeder head
     sensor_period_s: float = 1.0
@@ -23,11 +25,18 @@ class Rates:
     ami_batch: int = 2000  # readings per head-end message
     ami_collect_s: float = 60.0  # head-ends spread the collection of one interval over this long
 
+    @property
+    def pdc_frames_per_message(self) -> int:
+        """Frames of one PDC per envelope: the explicit setting, or the frames of 0.2 s (at least one)."""
+        return self.pmu_frames_per_message or max(1, self.pmu_fps // 5)
+
     def __post_init__(self) -> None:
         if not 1 <= self.pmu_fps <= 240:
             raise ValueError(f"pmu_fps must be 1…240, got {self.pmu_fps}")
         if self.nominal_hz not in (50.0, 60.0):
             raise ValueError(f"nominal_hz must be 50 or 60, got {self.nominal_hz}")
+        if self.pmu_frames_per_message < 0:
+            raise ValueError(f"pmu_frames_per_message must be ≥ 0, got {self.pmu_frames_per_message}")
         if self.meter_interval_s < 1 or self.sensor_period_s <= 0:
             raise ValueError("meter_interval_s and sensor_period_s must be positive")
 

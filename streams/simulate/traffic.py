@@ -323,7 +323,8 @@ def _ramp(t_s: np.ndarray, start_s: float, end_s: float, rise_s: float) -> np.nd
 
 
 class _PmuFleet:
-    """Every PMU of the model, ordered by PDC: one envelope per PDC and frame time carries all its PMUs."""
+    """Every PMU of the model, ordered by PDC: one envelope per PDC carries all its PMUs' frames of a short
+    span (`Rates.pdc_frames_per_message` frames, as PDCs batch for transport)."""
 
     def __init__(self, sim: Simulator, openings: Sequence[Any]) -> None:
         topology, rates = sim.topology, sim.rates
@@ -450,25 +451,22 @@ class _PmuFleet:
         self, ts: np.ndarray, columns: dict[str, np.ndarray], keep: np.ndarray, rng: np.random.Generator
     ) -> list[tuple[int, _Outgoing]]:
         frames, count = keep.shape
-        flat_keep = keep.ravel()
-        devices = self.ids * frames
-        times = np.repeat(ts, count)
-        values = [columns[name].ravel() for name in _PMU_CHANNELS]
-        group = np.repeat(np.arange(frames, dtype=np.int64), count) * len(self.gateways) + np.tile(
-            self.gateway_of, frames
-        )
-        if not flat_keep.all():
-            positions = np.flatnonzero(flat_keep)
-            devices = [devices[p] for p in positions.tolist()]
-            times, group = times[positions], group[positions]
-            values = [v[positions] for v in values]
+        per_message = self.sim.rates.pdc_frames_per_message
+        frame_no = np.repeat(np.arange(frames, dtype=np.int64), count)
+        # one group per (span of `per_message` frames, PDC); a stable sort keeps each PDC's frames in time order
+        group = (frame_no // per_message) * len(self.gateways) + np.tile(self.gateway_of, frames)
+        positions = np.flatnonzero(keep.ravel())
+        positions = positions[np.argsort(group[positions], kind="stable")]
+        devices = [self.ids[p % count] for p in positions.tolist()]
+        times, group, frame_no = np.repeat(ts, count)[positions], group[positions], frame_no[positions]
+        values = [columns[name].ravel()[positions] for name in _PMU_CHANNELS]
         readings = list(map(PmuReading, devices, times.tolist(), *(v.tolist() for v in values)))
         latency = (rng.uniform(0.02, 0.06, frames) * SECOND).astype(np.int64)
         out: list[tuple[int, _Outgoing]] = []
         for run in _runs(group):
-            frame = int(group[run.start]) // len(self.gateways)
+            last_frame = int(frame_no[run.stop - 1])  # the PDC sends when the span's last frame is in
             key = self.gateways[int(group[run.start]) % len(self.gateways)]
-            when = int(ts[frame] + latency[frame])
+            when = int(ts[last_frame] + latency[last_frame])
             out.append((when, _Outgoing("pmu", key, readings[run], when)))
         return out
 
