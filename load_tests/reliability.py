@@ -557,6 +557,16 @@ class CliWorker:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def peak_rss_mb(self) -> int:
+        """The running worker's peak resident memory (Linux VmHWM), 0 when unknown."""
+        if not self.alive():
+            return 0
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+        return 0
+
     def kill9(self) -> None:
         if self.process is not None:
             self.process.send_signal(signal.SIGKILL)
@@ -717,11 +727,12 @@ def run_two_workers(scenario: Scenario, produce_s: float = 20.0) -> Row:
     producing.join()
     wait_until(scenario.caught_up, 300, lambda: None if survivor.alive() else survivor.start())
     recovery_s = time.monotonic() - killed
+    peak_rss_mb = survivor.peak_rss_mb()
     survivor.stop()
 
     folders = [folder_keys(scenario, w.data_dir) for w in workers]
     union = union_of(folders)
-    row = Row("two workers, one killed (rebalance)", recovery_s=recovery_s)
+    row = Row("two workers, one killed (rebalance)", recovery_s=recovery_s, peak_rss_mb=peak_rss_mb)
     row.produced = scenario.produced_valid + scenario.produced_poison
     row.stored = union.stored
     row.dead_lettered = union.dead_letters
