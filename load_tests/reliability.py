@@ -695,6 +695,15 @@ def run_two_workers(scenario: Scenario, produce_s: float = 20.0) -> Row:
     model_path = scenario.data_dir / f"{scenario.database}.model"
     generate("small", seed=1).save(model_path)
     workers = [CliWorker(scenario, name, model_path) for name in ("w1", "w2")]
+    try:
+        return _two_workers(scenario, workers, produce_s)
+    finally:  # a failed run must not leave workers behind
+        for worker in workers:
+            if worker.alive():
+                worker.kill9()
+
+
+def _two_workers(scenario: Scenario, workers: list[CliWorker], produce_s: float) -> Row:
     for worker in workers:
         worker.start()
     survivor, victim = workers
