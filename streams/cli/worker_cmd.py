@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from typing import Any
 
@@ -27,6 +28,7 @@ def worker(
 ) -> None:
     """Consume the input topics and run ingest, detection and outage correlation until Ctrl-C."""
     settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     model = load_model(settings, model_path)
     from gridmon.kafka.embedded import kafka_bootstrap
 
@@ -35,7 +37,8 @@ def worker(
         client = connect(settings)
         ensure_schema(settings, client)
         components = assemble_components(model)
-        pipeline = build_pipeline(settings, bootstrap, client, components, web_port=web_port)
+        port = web_port or settings.web_port  # Faust's web views; workers on one machine need distinct ports
+        pipeline = build_pipeline(settings, bootstrap, client, components, web_port=port)
         state = components_of(components.detector, components.correlator)
         checkpointer = StateCheckpointer(
             client, settings.worker_id, state, progress_offsets(pipeline.stages())
