@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import BASE_NS, PMU_COLUMNS, pmu_batch
+from store_batches import BASE_NS, PMU_COLUMNS, pmu_batch
 from typer.testing import CliRunner
 
 from gridmon.cli import app

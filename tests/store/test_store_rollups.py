@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import BASE_NS, PMU_COLUMNS, pmu_batch
+from store_batches import BASE_NS, PMU_COLUMNS, pmu_batch
 
 from gridmon.store.sink import BatchSink, OffsetRange
 

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import BASE_NS, PMU_COLUMNS, concat, pmu_batch
+from store_batches import BASE_NS, PMU_COLUMNS, concat, pmu_batch
 
 from gridmon.errors import StorageError
 from gridmon.settings import Settings
