@@ -119,6 +119,18 @@ def _from_sparkplug(document: Any) -> dict[str, Any]:
     return reading
 
 
+SESSION_EXPIRY_S = 86_400  # how long an MQTT 5 broker keeps our QoS 1 backlog while we are away
+
+
+def _session_properties() -> Any:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = SESSION_EXPIRY_S
+    return properties
+
+
 class MqttAdapter(FieldAdapter):
     protocol = "mqtt"
 
@@ -142,6 +154,7 @@ class MqttAdapter(FieldAdapter):
 
     def _make_client(self) -> Any:
         import aiomqtt
+        from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
 
         password = self.settings.password.get_secret_value() if self.settings.password else None
         tls = ssl.create_default_context(cafile=str(self.settings.tls_ca)) if self.settings.tls_ca else None
@@ -153,6 +166,10 @@ class MqttAdapter(FieldAdapter):
             identifier=self.settings.client_id,
             protocol=aiomqtt.ProtocolVersion(self.settings.protocol),
             clean_session=None if self.settings.protocol == 5 else False,
+            # MQTT 5: resume the session (each reconnect is a new client, so never the default "first
+            # connect only") and ask the broker to keep it, since a v5 session otherwise ends at disconnect
+            clean_start=False if self.settings.protocol == 5 else MQTT_CLEAN_START_FIRST_ONLY,
+            properties=_session_properties() if self.settings.protocol == 5 else None,
             tls_context=tls,
             timeout=10,
         )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import pwd
 import shutil
+import socket
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +276,109 @@ def test_messages_land_in_clickhouse_with_counts_reconciled(
         ("open", "52a", "ABC"),
         ("close", "52a", "ABC"),
     ]
+
+
+@contextlib.contextmanager
+def _mosquitto(folder: Path, port: int) -> Iterator[None]:
+    """Debian's mosquitto (an MQTT 5 broker) on loopback: one listener, a password file, no anonymous login."""
+    binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
+    passwd_tool = shutil.which("mosquitto_passwd") or shutil.which("mosquitto_passwd", path="/usr/sbin:/sbin")
+    if binary is None or passwd_tool is None:
+        pytest.fail(
+            "mosquitto (MQTT 5 broker) not found: install Debian's package: apt-get install -y mosquitto"
+        )
+    passwords, config, log_path = (
+        folder / "mosquitto.passwd",
+        folder / "mosquitto.conf",
+        folder / "mosquitto.log",
+    )
+    subprocess.run([passwd_tool, "-b", "-c", str(passwords), USER, PASSWORD], check=True, capture_output=True)
+    # as root, mosquitto drops to user `mosquitto`, who cannot read the test's private folder: stay ourselves
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwords}\npersistence false\n"
+        f"user {pwd.getpwuid(os.getuid()).pw_name}\nlog_dest stderr\n"
+    )
+    with log_path.open("ab") as log:
+        process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.02)
+        yield
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def _publish_v5(port: int, messages: list[tuple[str, Any]]) -> None:
+    async with aiomqtt.Client(
+        "127.0.0.1", port, username=USER, password=PASSWORD, protocol=aiomqtt.ProtocolVersion.V5
+    ) as client:
+        for topic, payload in messages:
+            body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            await client.publish(topic, body, qos=1)
+
+
+def test_mqtt5_on_mosquitto_lands_in_clickhouse_and_keeps_the_backlog(
+    topics: Settings, producer: Any, read_topic: TopicReader, tmp_path: Path
+) -> None:
+    """MQTT 5 end to end against mosquitto; the adapter is restarted and gets what was published meanwhile."""
+    now_ns, port = time.time_ns(), free_loopback_port()
+    online = [
+        (f"ami/{i:04d}/reading", {"ts": now_ns + i, "kwh": 2.0 + i, "voltage_v": 240.0}) for i in range(10)
+    ]
+    online += [
+        ("sensors/xfmr-9/spb", {"timestamp": now_ns // 1_000_000, "metrics": [{"name": "current_a", "value": 42.0}]}),
+        ("scada/brk-2/status", {"ts": now_ns, "event": "open", "point": "52a", "value": 0, "phase": "ABC"}),
+        ("ami/0300/reading", b"{not json"),
+    ]  # fmt: skip
+    # published while the adapter is down: the broker must keep them for its persistent session
+    offline = [
+        (f"ami/{i:04d}/reading", {"ts": now_ns + i, "kwh": 2.0 + i, "voltage_v": 240.0})
+        for i in range(10, 15)
+    ]
+    offline += [("ami/0301/reading", {"ts": now_ns, "kwh": -1})]
+    devices = [f"mtr-{i:04d}" for i in range(14)] + ["xfmr-9", "brk-2"]  # not mtr-0014: unknown_device
+
+    async def run_once(publisher: CountingPublisher, messages: list[tuple[str, Any]], wanted: int) -> None:
+        mqtt = MqttSettings(
+            host="127.0.0.1", port=port, username=USER, password=SecretStr(PASSWORD), protocol=5,
+            client_id=f"gridmon-v5-{port}",
+        )  # fmt: skip
+        adapter = MqttAdapter(mqtt, parse_mapping(MAPPING).mqtt, max_batch_delay_s=0.05)
+        health, stop = publisher.health, asyncio.Event()
+        task = asyncio.create_task(run_adapter(adapter, publisher, stop, backoff=Backoff(0.05, 0.3)))
+        try:
+            await _until(lambda: health.state == "connected", health)
+            await asyncio.sleep(0.2)  # the subscription is acknowledged just after the CONNACK
+            await _publish_v5(port, messages)
+            await _until(
+                lambda: health.readings_published + sum(health.dead_letters.values()) >= wanted, health
+            )
+        finally:
+            stop.set()
+            await task
+
+    async def field_session() -> CountingPublisher:
+        health = AdapterHealth(adapter="mqtt5-test", endpoint=f"mqtt://127.0.0.1:{port}")
+        publisher = CountingPublisher(topics, producer, health)
+        await run_once(publisher, online, 13)
+        await _publish_v5(port, offline)
+        await run_once(publisher, [], 19)
+        return publisher
+
+    with _mosquitto(tmp_path, port):
+        publisher, landing = asyncio.run(
+            land_in_clickhouse(topics, ["meter", "sensor", "scada"], devices, field_session())
+        )
+    assert publisher.readings == {"meter": 15, "sensor": 1, "scada": 1}
+    assert publisher.letters == {"not_json": 1, "schema": 1}
+    rejected = reconcile(publisher, landing, read_topic)
+    assert landing.rows == {"meter_events": 14, "sensor_readings": 1, "scada_events": 1}
+    assert [(d.reason, d.device) for d in rejected] == [("unknown_device", "mtr-0014")]
+    assert landing.client.query("SELECT sum(kwh) FROM meter_events").result_rows[0][0] == sum(
+        2.0 + i for i in range(14)
+    )
