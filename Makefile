@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck chromium bench reliability clean
+.PHONY: demo test lint typecheck chromium mosquitto bench reliability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/gridmon demo --size small --report .gridmon/demo-report.json
 
-test: $(STAMP) lint typecheck chromium
+test: $(STAMP) lint typecheck chromium mosquitto
 	$(BIN)/pytest
 
 # The dashboard preview is tested in a real headless browser (Debian's chromium).
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+# The MQTT 5 adapter test runs a real broker (Debian's mosquitto; it installs to /usr/sbin).
+mosquitto:
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || (apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null)
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams tests load_tests
