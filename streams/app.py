@@ -21,7 +21,6 @@ from gridmon.settings import Settings
 
 log = logging.getLogger(__name__)
 BatchHandler = Callable[[Sequence[RawMessage]], Awaitable[Any]]
-INPUT_TOPICS = ("grid.pmu", "grid.sensor", "grid.meter", "grid.scada")
 EXIT_UNCONFIRMED_BATCH = 75
 
 

@@ -23,9 +23,9 @@ from gridmon.pipeline.runner import Pipeline, build_pipeline, running
 from gridmon.settings import Settings
 from gridmon.store.client import connect
 from gridmon.store.migrations import migrate
+from gridmon.store.tables import RAW_TABLES
 
 REPORT_EVERY_S = 0.2
-RAW_TABLES = ("pmu_readings", "sensor_readings", "meter_events", "scada_events")
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
@@ -141,7 +141,7 @@ def latency_histogram(client: Any, since_ns: int, until_ns: int) -> dict[int, in
     union = " UNION ALL ".join(
         f"SELECT toUnixTimestamp64Micro(inserted_at) * 1000 - sent_ns AS lag_ns FROM {table} "
         "WHERE sent_ns >= {since:Int64} AND sent_ns < {until:Int64}"
-        for table in RAW_TABLES
+        for table in RAW_TABLES.values()
     )
     rows = client.query(
         f"SELECT intDiv(lag_ns, 1000000) AS ms, count() FROM ({union}) GROUP BY ms",

@@ -14,9 +14,10 @@ from gridmon.pipeline.progress import end_offsets
 from gridmon.records import KINDS
 from gridmon.settings import Settings, load_settings
 from gridmon.store.client import connect
+from gridmon.store.tables import RAW_TABLES
 
 console = Console()
-TABLES = ("pmu_readings", "sensor_readings", "meter_events", "scada_events", "dead_letters")
+TABLES = (*RAW_TABLES.values(), "dead_letters")
 
 
 def status() -> None:

@@ -10,6 +10,7 @@ from gridmon.demo.scoring import Score, Span, score
 from gridmon.grid import DeviceKind, GridModel
 from gridmon.simulate import GroundTruth
 from gridmon.store.client import query_dicts
+from gridmon.store.tables import RAW_TABLES
 
 REPORT_KEYS = (
     "seed",
@@ -23,7 +24,6 @@ REPORT_KEYS = (
     "reliability",
     "wall_seconds",
 )
-RAW_TABLES = ("pmu_readings", "sensor_readings", "meter_events", "scada_events")
 
 
 def iso(ns: int | None) -> str | None:
@@ -33,7 +33,9 @@ def iso(ns: int | None) -> str | None:
 
 
 def stored_rows(client: Any) -> int:
-    return sum(int(client.query(f"SELECT count() FROM {table}").result_rows[0][0]) for table in RAW_TABLES)
+    return sum(
+        int(client.query(f"SELECT count() FROM {table}").result_rows[0][0]) for table in RAW_TABLES.values()
+    )
 
 
 def dead_letter_count(client: Any) -> int:

@@ -17,8 +17,9 @@ from gridmon.detect.bank import DetectorBank
 from gridmon.grid import GridModel
 from gridmon.ingest.columns import field_kinds
 from gridmon.records import READING_TYPES
+from gridmon.store.tables import RAW_TABLES
 
-RAW_TABLES = {"pmu": "pmu_readings", "sensor": "sensor_readings", "meter": "meter_events"}
+TRAINED_KINDS = ("pmu", "sensor", "meter")  # SCADA state changes have no baselines
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def replay(
 ) -> list[ReplayCounts]:
     """Train `bank` on every kind's history in the window; returns what was read."""
     counts = []
-    for kind in RAW_TABLES:
+    for kind in TRAINED_KINDS:
         readings = windows = 0
         for batch in history_batches(client, model, kind, start_ns, end_ns, window_s):
             bank.train(kind, batch)

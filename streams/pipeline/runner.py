@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -60,7 +60,6 @@ class Pipeline:
     client: Any = None
     worker: str = "worker-1"
     metrics_interval_s: float = 5.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def stages(self) -> list[IngestStage | OutageStage]:
         return [*self.ingest.values(), *([self.outages] if self.outages else [])]

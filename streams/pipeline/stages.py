@@ -20,13 +20,7 @@ from gridmon.pipeline.outputs import OutputPublisher
 from gridmon.pipeline.progress import Progress
 from gridmon.records import Anomaly, DeadLetter, Envelope, Outage, OutageEvent
 from gridmon.security.privacy import MAPPING_TABLE, Privacy
-
-RAW_TABLES = {
-    "pmu": "pmu_readings",
-    "sensor": "sensor_readings",
-    "meter": "meter_events",
-    "scada": "scada_events",
-}
+from gridmon.store.tables import RAW_TABLES
 
 
 class RowWriter(Protocol):

@@ -16,13 +16,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from gridmon.errors import ConfigError, StorageError
 from gridmon.store.client import first_line
 from gridmon.store.reliability import reliability_indices
+from gridmon.store.tables import RAW_TABLES
 
-RAW_TABLES = {
-    "pmu": "pmu_readings",
-    "sensor": "sensor_readings",
-    "meter": "meter_events",
-    "scada": "scada_events",
-}
 PMU_STEPS = {"1s": "pmu_1s", "1m": "pmu_1m", "1h": "pmu_1h"}
 RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhd])$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}

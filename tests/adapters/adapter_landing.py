@@ -18,11 +18,11 @@ from typing import Any
 from gridmon.adapters import EnvelopePublisher
 from gridmon.ingest.validate import SetRegistry
 from gridmon.pipeline import runner
-from gridmon.pipeline.stages import RAW_TABLES
 from gridmon.records import DeadLetter
 from gridmon.settings import Settings
 from gridmon.store.client import connect
 from gridmon.store.migrations import migrate
+from gridmon.store.tables import RAW_TABLES
 
 TopicReader = Callable[..., list[Any]]
 

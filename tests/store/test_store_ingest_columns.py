@@ -11,10 +11,11 @@ import pytest
 
 from gridmon.ingest import IngestProcessor, RawMessage
 from gridmon.ingest.validate import SetRegistry
-from gridmon.pipeline.stages import RAW_TABLES, record_columns
+from gridmon.pipeline.stages import record_columns
 from gridmon.pipeline.writer import ClickHouseWriter
 from gridmon.records import DeadLetter
 from gridmon.settings import load_settings
+from gridmon.store.tables import RAW_TABLES
 
 NOW = time.time_ns() - 60 * 10**9
 READINGS = {
