@@ -38,6 +38,7 @@ GROUPS: list[tuple[str, str]] = [
     ("gridmon.cli.bench_cmd", "register"),
     ("gridmon.cli.dashboards_cmd", "register"),
     ("gridmon.cli.privacy_cmd", "register"),
+    ("gridmon.cli.store_cmd", "register"),
 ]
 
 
