@@ -56,6 +56,7 @@ class Run:
     readings: Counter[str] = field(default_factory=Counter)
     skewed: set[str] = field(default_factory=set)  # devices whose clock the simulator set off
     targets: dict[str, frozenset[str]] = field(default_factory=dict)  # fault id → devices that show it
+    first_seen: dict[str, int] = field(default_factory=dict)  # record id → simulated clock when first emitted
     wall_s: float = 0.0
 
     def raised(self) -> list[Anomaly]:
@@ -114,11 +115,11 @@ def simulate(model: GridModel, seed: int, duration_s: float, scenario: str) -> R
         for kind, messages in by_kind.items():
             ingested = processors[kind].process(messages, now_ns=batch.until_ns)
             run.readings[kind] += ingested.accepted
-            _keep(run.anomalies, bank.process(kind, ingested))
+            _keep(run.anomalies, bank.process(kind, ingested), run.first_seen, batch.until_ns)
             events += router.route(kind, ingested)
         events.sort(key=lambda event: event.ts)
-        _keep(run.outages, correlator.process(events))
-        _keep(run.anomalies, correlator.at_risk())
+        _keep(run.outages, correlator.process(events), run.first_seen, batch.until_ns)
+        _keep(run.anomalies, correlator.at_risk(), run.first_seen, batch.until_ns)
     _keep(run.outages, correlator.flush(simulator.end_ns + 600 * 10**9))
     run.wall_s = time.perf_counter() - started
     return run
@@ -131,8 +132,12 @@ def _skewed(simulator: Simulator, device: str) -> bool:
         return False
 
 
-def _keep(store: dict[str, Any], records: Sequence[Any]) -> None:
+def _keep(
+    store: dict[str, Any], records: Sequence[Any], first_seen: dict[str, int] | None = None, clock_ns: int = 0
+) -> None:
     for record in records:
+        if first_seen is not None:
+            first_seen.setdefault(record.id, clock_ns)
         current = store.get(record.id)
         if current is None or record.version >= current.version:
             store[record.id] = record
@@ -144,6 +149,7 @@ class KindScore:
     detected: int = 0  # by anomalies or outages
     by_detectors: int = 0  # by anomalies alone
     latencies_s: list[float] = field(default_factory=list)  # first matching anomaly (or outage) − start
+    raised_s: list[float] = field(default_factory=list)  # simulated clock when first emitted − start
     matched: set[str] = field(default_factory=set)  # detection ids matching a fault of this kind
     channels: set[tuple[str, str]] = field(default_factory=set)
     missed: list[str] = field(default_factory=list)
@@ -170,6 +176,9 @@ def score(run: Run, relation: Relation) -> tuple[dict[str, KindScore], list[Anom
         entry.detected += 1
         entry.by_detectors += bool(hits)
         entry.latencies_s.append(max(0.0, (min(starts) - truth.start_ns) / 1e9))
+        emitted = [run.first_seen[d.id] for d in [*hits, *outage_hits] if d.id in run.first_seen]
+        if emitted:
+            entry.raised_s.append(max(0.0, (min(emitted) - truth.start_ns) / 1e9))
     false_positives = [a for a in raised if a.id not in all_matched]
     return kinds, false_positives
 
@@ -213,6 +222,7 @@ def report(runs: list[Run], model: GridModel) -> None:
             total.detected += entry.detected
             total.by_detectors += entry.by_detectors
             total.latencies_s += entry.latencies_s
+            total.raised_s += entry.raised_s
             total.matched |= entry.matched
             total.channels |= entry.channels
             total.missed += [f"s{run.seed}:{m}" for m in entry.missed]
@@ -220,26 +230,35 @@ def report(runs: list[Run], model: GridModel) -> None:
         false_positives += [a for a in fps if not explained_by_realities(a, run)]
     fp_channels = Counter((a.detector, a.metric) for a in false_positives)
     print(f"\n{'fault kind':<20} {'faults':>6} {'found':>6} {'by det':>6} {'recall':>7} {'prec':>6} "
-          f"{'lat p50':>8} {'lat p95':>8}  missed")  # fmt: skip
+          f"{'start p50':>9} {'p95':>6} {'raised p50':>10} {'p95':>6}  missed")  # fmt: skip
     detector_latencies: list[float] = []
+    detector_raised: list[float] = []
     for kind in sorted(merged, key=lambda k: (k in OUTAGE_KINDS, k)):
         entry = merged[kind]
         unmatched = sum(fp_channels[c] for c in entry.channels)
         precision = len(entry.matched) / (len(entry.matched) + unmatched) if entry.matched else float("nan")
         if kind not in OUTAGE_KINDS:
             detector_latencies += entry.latencies_s
+            detector_raised += entry.raised_s
         print(f"{kind:<20} {entry.faults:>6} {entry.detected:>6} {entry.by_detectors:>6} "
-              f"{entry.detected / entry.faults:>7.2f} {precision:>6.2f} {_p(entry.latencies_s, 50):>8} "
-              f"{_p(entry.latencies_s, 95):>8}  {' '.join(entry.missed[:4])}")  # fmt: skip
+              f"{entry.detected / entry.faults:>7.2f} {precision:>6.2f} {_p(entry.latencies_s, 50):>9} "
+              f"{_p(entry.latencies_s, 95):>6} {_p(entry.raised_s, 50):>10} {_p(entry.raised_s, 95):>6}  "
+              f"{' '.join(entry.missed[:4])}")  # fmt: skip
     faults = sum(e.faults for e in merged.values())
     detected = sum(e.detected for e in merged.values())
     raised = sum(len(run.raised()) for run in runs)
+    # the correlator's at-risk warnings are the outage engineer's: printed apart, not the detectors' false alarms
+    at_risk = [a for a in false_positives if a.detector == "at_risk"]
+    false_positives = [a for a in false_positives if a.detector != "at_risk"]
     per_hour = len(false_positives) / hours
-    print(f"\nraised anomalies {raised}, false positives {len(false_positives)} ({per_hour:.1f} per simulated "
-          f"hour; {explained} more are clock-skew anomalies on devices with a skewed clock, not counted)")  # fmt: skip
+    print(f"\nraised anomalies {raised}, detectors' false positives {len(false_positives)} ({per_hour:.1f} per "
+          f"simulated hour; {explained} more are clock-skew anomalies on devices with a skewed clock, not "
+          f"counted); the correlator's at-risk warnings matching no fault: {len(at_risk)} "
+          f"({len(at_risk) / hours:.1f} per hour)")  # fmt: skip
     for (detector, metric), count in fp_channels.most_common(12):
         print(f"  FP {count:>4}  {detector}.{metric}")
     p95 = float(np.percentile(detector_latencies, 95)) if detector_latencies else float("nan")
+    raised_p95 = float(np.percentile(detector_raised, 95)) if detector_raised else float("nan")
     prompt = [x for k, e in merged.items() if k not in OUTAGE_KINDS | DURATION_KINDS for x in e.latencies_s]
     prompt_p95 = float(np.percentile(prompt, 95)) if prompt else float("nan")
     print("\ntargets (issue 6):")
@@ -248,6 +267,10 @@ def report(runs: list[Run], model: GridModel) -> None:
     )
     print(f"  ≤ 5 false positives / sim. hour  {per_hour:.1f}  {'OK' if per_hour <= 5 else 'NOT MET'}")
     print(f"  p95 latency < 2 s (detector kinds, event time)  {p95:.2f} s  {'OK' if p95 < 2 else 'NOT MET'}")
+    print(
+        f"    raised by the simulated clock (includes delivery: sensors send 1.1 s after sampling, 1 s "
+        f"batches)  {raised_p95:.2f} s  {'OK' if raised_p95 < 2 else 'NOT MET'}"
+    )
     print(f"    without stuck/drift/gap (defined by a duration)  {prompt_p95:.2f} s  "
           f"{'OK' if prompt_p95 < 2 else 'NOT MET'}")  # fmt: skip
 

@@ -114,8 +114,8 @@ class DetectorBank:
         fresh = ordered.select(~ordered.columns["_stale"] & self._measured(kind, ordered))
         for name, detector in self._detectors():
             out += self._apply(name, detector.signals(kind, fresh))
-        self.quality.remember(kind, ordered.select(~ordered.columns["_stale"]))
-        out += self._apply("quality", self._gap_signals(kind, _watermark(ordered)))
+        self.quality.remember(kind, ordered.select(~ordered.columns["_stale"]), _watermark(ordered))
+        out += self._apply("quality", self._gap_signals(kind))
         return out
 
     def train(self, kind: str, batch: Any) -> None:
@@ -136,8 +136,9 @@ class DetectorBank:
             ("quality", self.quality),
         ]
 
-    def _gap_signals(self, kind: str, now_ns: int) -> Iterator[tuple[ChannelSpec, Signal]]:
-        yield self.quality.spec("gap", 0.0), self.quality.gaps(kind, now_ns)
+    def _gap_signals(self, kind: str) -> Iterator[tuple[ChannelSpec, Signal]]:
+        if kind in self.quality.config.gap_kinds:
+            yield self.quality.spec("gap", 0.0), self.quality.gaps(kind)
 
     def _apply(self, name: str, signals: Iterator[tuple[ChannelSpec, Signal]]) -> list[Anomaly]:
         started = time.perf_counter()

@@ -88,10 +88,20 @@ class PmuConfig:
 class QualityConfig:
     """Data-quality checks: flatline, gaps, out-of-order bursts, impossible jumps, clock skew."""
 
-    stuck_samples: int = 30
-    stuck_min_s: float = 10.0
-    gap_intervals: float = 5.0  # silence longer than this many usual intervals is a gap
-    gap_min_s: float = 2.0
+    # stuck: a run of exactly equal values is judged against how often this device repeats a value by
+    # itself (learned) and how fast it samples: the run must be as unlikely as one false alarm per
+    # `stuck_false_alarm_hours` of that device's samples, and never shorter than `stuck_min_samples`
+    stuck_min_samples: int = 3
+    stuck_max_samples: int = 100_000
+    stuck_false_alarm_hours: float = 10_000.0
+    stuck_memory_samples: float = 1_000.0  # half-life of the learned repeat rate, in samples
+    # gap: silence beyond the device's usual lag behind its peers' event time, by more than this many of
+    # its usual intervals plus its usual delivery jitter: one late or lost message (two intervals of
+    # silence) is normal on a field network, three missed reports in a row are a gap
+    gap_intervals: float = 3.0
+    gap_jitter: float = 4.0  # × the mean absolute deviation of the device's lag behind its peers
+    gap_min_s: float = 1.0
+    gap_kinds: tuple[str, ...] = ("pmu", "sensor", "meter")  # periodic sources; SCADA reports on change
     late_fraction: float = 0.2
     late_min_rows: int = 3
     late_min_s: float = (

@@ -14,6 +14,7 @@ from gridmon.detect.context import DeviceParams
 from gridmon.detect.lifecycle import INFO, MAJOR, NEVER, WARNING, ChannelSpec, Signal
 
 STUCK_COLUMNS = {"pmu": ("va",), "sensor": ("voltage_v", "temperature_c"), "meter": ("voltage_v",)}
+SCALAR_STATE = ("last_ts", "seen", "interval_s", "lag_s", "lag_deviation_s", "now_ns")
 
 
 class KindState:
@@ -23,13 +24,22 @@ class KindState:
         self.last_ts = np.full(devices, NEVER, dtype=np.int64)
         self.seen = np.zeros(devices, dtype=np.int64)
         self.interval_s = np.full(devices, np.nan)
+        self.lag_s = np.full(devices, np.nan)  # how far behind its peers' event time the device usually is
+        self.lag_deviation_s = np.zeros(devices)
+        self.now_ns = np.full(1, NEVER, dtype=np.int64)  # event-time "now" of this kind (never goes back)
         self.last_value: dict[str, np.ndarray] = {}
         self.run_length: dict[str, np.ndarray] = {}
         self.run_since: dict[str, np.ndarray] = {}
+        self.compared: dict[str, np.ndarray] = {}  # decayed count of consecutive pairs seen
+        self.repeated: dict[str, np.ndarray] = {}  # ... of which repeated the exact value
+
+    def tables(self) -> dict[str, dict[str, np.ndarray]]:
+        return {"value": self.last_value, "run": self.run_length, "since": self.run_since,
+                "compared": self.compared, "repeated": self.repeated}  # fmt: skip
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        state = {"last_ts": self.last_ts, "seen": self.seen, "interval_s": self.interval_s}
-        for name, table in (("value", self.last_value), ("run", self.run_length), ("since", self.run_since)):
+        state = {key: getattr(self, key) for key in SCALAR_STATE}
+        for name, table in self.tables().items():
             state |= {f"{name}.{metric}": array for metric, array in table.items()}
         return state
 
@@ -104,13 +114,21 @@ class QualityDetector:
         score = tampered.astype(np.float64)
         return Signal(batch.device_idx, batch.ts, batch.group_start, level, ~tampered, score, score)
 
-    def gaps(self, kind: str, now_ns: int) -> Signal:
-        """Every known device of `kind`: silent for more than its usual interval × `gap_intervals`?"""
+    def gaps(self, kind: str) -> Signal:
+        """Every known device of a periodic `kind`: silent for longer than its usual lag behind its peers'
+        event time by `gap_intervals` of its usual intervals plus its usual jitter? Judging the silence against
+        the device's own lag keeps a device whose clock runs behind (its stamps always look old) from
+        looking silent, and one whose clock runs ahead from hiding a real gap."""
         state = self.kind_state(kind)
+        now_ns = int(state.now_ns[0])
         devices = np.flatnonzero(state.seen >= 5)
-        silence = (now_ns - state.last_ts[devices]) / 1e9
-        limit = np.maximum(self.config.gap_intervals * np.nan_to_num(state.interval_s[devices], nan=1.0),
-                           self.config.gap_min_s)  # fmt: skip
+        lag = np.nan_to_num(state.lag_s[devices], nan=0.0)
+        silence = (now_ns - state.last_ts[devices]) / 1e9 - lag
+        interval = np.nan_to_num(state.interval_s[devices], nan=1.0)
+        allowed = (
+            self.config.gap_intervals * interval + self.config.gap_jitter * state.lag_deviation_s[devices]
+        )
+        limit = np.maximum(allowed, self.config.gap_min_s)
         gap = silence > limit
         n = len(devices)
         return Signal(devices, np.full(n, now_ns, dtype=np.int64), np.arange(n),
@@ -129,10 +147,46 @@ class QualityDetector:
         within = change_at >= 0
         length = np.where(within, positions - change_at + 1, run_length[dev] + positions - starts + 1)
         since = forward_fill(changed, ts, run_since[dev], starts)
-        stuck = (length >= self.config.stuck_samples) & ((ts - since) >= self.config.stuck_min_s * 1e9)
+        stuck = length >= self._run_needed(state, column, dev)
+        self._learn_repeats(state, column, dev, values, previous, stuck)
         run_length[dev], run_since[dev], last_value[dev] = length, since, values
         level = np.where(stuck, WARNING, 0).astype(np.int8)
-        return Signal(dev, ts, starts, level, ~stuck, length.astype(np.float64), values)
+        # a stuck anomaly starts where the value froze: once the run is long enough, that is known
+        stamp = np.where(stuck, since, ts)
+        return Signal(dev, stamp, starts, level, ~stuck, length.astype(np.float64), values)
+
+    def _run_needed(self, state: KindState, column: str, dev: np.ndarray) -> np.ndarray:
+        """Run length that this device's own repeat rate p makes as rare as one false alarm per
+        `stuck_false_alarm_hours`: p^(L-1) <= interval / (3600 × hours). p is estimated with one pseudo
+        repeat and one pseudo change (Laplace), so a young or never-repeating device still needs a few."""
+        compared = state.compared.get(column)
+        repeated = state.repeated.get(column)
+        if compared is None or repeated is None:
+            n, r = np.zeros(len(dev)), np.zeros(len(dev))
+        else:
+            n, r = compared[dev], repeated[dev]
+        p = (r + 1.0) / (n + 2.0)
+        interval = np.nan_to_num(state.interval_s[dev], nan=1.0)
+        alpha = np.clip(interval / (3600.0 * self.config.stuck_false_alarm_hours), 1e-300, 0.5)
+        needed = 1.0 + np.ceil(np.log(alpha) / np.log(p))
+        return np.clip(needed, self.config.stuck_min_samples, self.config.stuck_max_samples)
+
+    def _learn_repeats(
+        self, state: KindState, column: str, dev: np.ndarray, values: np.ndarray, previous: np.ndarray,
+        stuck: np.ndarray,
+    ) -> None:  # fmt: skip
+        """Decayed counts of consecutive pairs and exact repeats per device; pairs inside a run already
+        judged stuck are not learned (a fault must not teach that repeating is normal)."""
+        compared = state.compared.setdefault(column, np.zeros(self.devices))
+        repeated = state.repeated.setdefault(column, np.zeros(self.devices))
+        pair = np.isfinite(values) & np.isfinite(previous) & ~stuck
+        pairs = np.bincount(dev[pair], minlength=self.devices).astype(np.float64)
+        repeats = np.bincount(dev[pair & (values == previous)], minlength=self.devices).astype(np.float64)
+        keep = 0.5 ** (pairs / self.config.stuck_memory_samples)
+        compared *= keep
+        compared += pairs
+        repeated *= keep
+        repeated += repeats
 
     def _jump(self, state: KindState, column: str, batch: Batch, max_step: float) -> Signal:
         values = batch.column(column)
@@ -163,11 +217,14 @@ class QualityDetector:
         return Signal(batch.device_idx, batch.ts, batch.group_start, np.where(bad, WARNING, 0).astype(np.int8),
                       known & ~bad, np.abs(skew_s), skew_s)  # fmt: skip
 
-    def remember(self, kind: str, batch: Batch) -> None:
-        """Note what each device sent (newest time, usual interval): also frames that carry no measurement."""
+    def remember(self, kind: str, batch: Batch, watermark_ns: int) -> None:
+        """Note what each device sent (newest time, usual interval, usual lag behind its peers' event time
+        `watermark_ns`): also frames that carry no measurement."""
         state = self.kind_state(kind)
+        state.now_ns[0] = max(int(state.now_ns[0]), watermark_ns)
         if not len(batch):
             return
+        self._learn_lag(state, batch, int(state.now_ns[0]))
         last = np.flatnonzero(group_last(batch.group_start))
         firsts = batch.group_start[last]
         devices = batch.device_idx[last]
@@ -189,6 +246,18 @@ class QualityDetector:
         state.last_ts[devices] = batch.ts[last]
         state.seen[devices] += counts
 
+    def _learn_lag(self, state: KindState, batch: Batch, now_ns: int) -> None:
+        last = np.flatnonzero(group_last(batch.group_start))
+        devices = batch.device_idx[last]
+        lag = (now_ns - batch.ts[last]) / 1e9
+        known = state.lag_s[devices]
+        fresh = np.isnan(known)
+        deviation = np.where(fresh, 0.0, np.abs(lag - known))
+        state.lag_deviation_s[devices] = np.where(
+            fresh, 0.0, 0.9 * state.lag_deviation_s[devices] + 0.1 * deviation
+        )
+        state.lag_s[devices] = np.where(fresh, lag, 0.9 * known + 0.1 * lag)
+
     def state_dict(self) -> dict[str, np.ndarray]:
         return {
             f"{kind}/{key}": array
@@ -200,13 +269,8 @@ class QualityDetector:
         for name, array in state.items():
             kind, key = name.split("/", 1)
             kind_state = self.kind_state(kind)
-            if key in ("last_ts", "seen", "interval_s"):
+            if key in SCALAR_STATE:
                 getattr(kind_state, key)[...] = array
                 continue
             table_name, metric = key.split(".", 1)
-            table = {
-                "value": kind_state.last_value,
-                "run": kind_state.run_length,
-                "since": kind_state.run_since,
-            }
-            table[table_name][metric] = array.copy()
+            kind_state.tables()[table_name][metric] = array.copy()
