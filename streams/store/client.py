@@ -116,6 +116,9 @@ def _open_server(settings: Settings) -> Any:
             password=settings.clickhouse_password.get_secret_value(),
             connect_timeout=10,
             send_receive_timeout=300,
+            # One cached client serves every thread of a worker: an HTTP session would refuse concurrent
+            # queries ("concurrent queries within the same session"); gridmon keeps no session state.
+            autogenerate_session_id=False,
         )
     except OperationalError as exc:
         raise StorageError(

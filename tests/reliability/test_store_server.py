@@ -11,6 +11,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,10 @@ def test_parameters_arrive_as_data_and_errors_keep_their_code(client: Any) -> No
     with pytest.raises(DatabaseError) as raised:
         client.query("SELECT * FROM no_such_table")
     assert raised.value.code == 60  # UNKNOWN_TABLE, as a ClickHouse server reports it
+
+
+def test_the_shared_client_runs_queries_from_several_threads_at_once(client: Any) -> None:
+    """A worker shares one cached client between its threads: no HTTP session may serialise them."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda n: client.query("SELECT sleep(0.2), {n:UInt8}", {"n": n}), range(4)))
+    assert [answer.result_rows[0][1] for answer in answers] == [0, 1, 2, 3]
