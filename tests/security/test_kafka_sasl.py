@@ -1,8 +1,9 @@
 """Kafka authentication: settings give SCRAM-SHA-512 (and TLS) to every client; the embedded broker with
 authentication on refuses anonymous clients and wrong credentials.
 
-Tansu 0.6 with memory storage cannot bootstrap a SCRAM user while authentication is on (creating a user is
-itself an authenticated request), so the *accepted* login is tested only against a real Kafka: set
+Tansu 0.6 cannot give an authenticating broker a SCRAM user (creating one is itself an authenticated request,
+and users made on a broker without authentication are not shared through s3:// storage:
+load_tests/repro_tansu_scram.py), so the *accepted* login is tested only against a real Kafka: set
 GRIDMON_KAFKA_BOOTSTRAP, GRIDMON_KAFKA_SASL_MECHANISM, GRIDMON_KAFKA_SASL_USERNAME/PASSWORD.
 """
 
