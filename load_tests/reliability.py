@@ -8,12 +8,11 @@ the supervisor (systemd `Restart=always`): a worker that exits is started again.
 Faults: `kill -9` of a worker mid-batch; ClickHouse unavailable for 30 s and slow ClickHouse are injected at
 the client boundary inside the worker (chdb has no server to stop: every query and insert raises the driver's
 own `OperationalError`, or sleeps, so the sink's real retry/exit/restart path runs); poison messages at a high
-rate. A broker restart needs a broker that keeps its data: the embedded Tansu is memory-only, shown by a
-minimal reproduction, and the scenario runs only against a real Kafka (`GRIDMON_KAFKA_BOOTSTRAP` with
-`GRIDMON_RELIABILITY_BROKER_RESTART` = a shell command that restarts it). Two workers with one killed run
-the real `gridmon worker` CLI twice on one consumer group, each with its own data dir (chdb allows one
-process per folder); the reconciliation unions both folders, so a batch stored by the killed worker and
-redelivered to the survivor counts as duplicated (a shared ClickHouse server's offset high-water prevents it).
+rate; a broker restart (the embedded Tansu on s3:// storage served by moto in another process, or a real Kafka
+with `GRIDMON_KAFKA_BOOTSTRAP` and `GRIDMON_RELIABILITY_BROKER_RESTART` = a shell command that restarts it).
+Two workers with one killed run the real `gridmon worker` CLI twice on one consumer group, sharing one store
+through `gridmon store serve` (chdb allows one process per folder; the front gives both workers the ClickHouse
+server code path), so the killed worker's uncommitted batches meet the shared offset high-water.
 
 Run: `make reliability` or `.venv/bin/python -m load_tests.reliability [--messages 400] [--only kill9,poison]`.
 """
