@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import numpy as np
 import orjson
 
 from gridmon.ingest.deadletters import dead_letter
@@ -25,12 +26,16 @@ _NON_FINITE = re.compile(rb"(?<![\w\"])-?(NaN|Infinity)(?![\w\"])")
 
 @dataclass
 class DecodedMessages:
-    """The readings of a batch of messages, each reading tagged with the index of its message."""
+    """The readings of a batch of messages in message order, and per message how many it gave and its `sent_ns`."""
 
     readings: list[Any] = field(default_factory=list)
-    message_index: list[int] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)  # per message: readings kept in `readings`
     sent_ns: list[int] = field(default_factory=list)  # per message
     dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def message_index(self) -> np.ndarray:
+        """For each reading, the position of its message in the batch."""
+        return np.repeat(np.arange(len(self.counts), dtype=np.int64), self.counts)
 
 
 class EnvelopeDecoder:
@@ -45,9 +50,9 @@ class EnvelopeDecoder:
         self._reading = msgspec.json.Decoder(self.reading_type)
 
     def decode(self, messages: Sequence[RawMessage]) -> DecodedMessages:
-        out = DecodedMessages()
+        out = DecodedMessages(counts=[0] * len(messages), sent_ns=[0] * len(messages))
+        readings, counts, sent_ns = out.readings, out.counts, out.sent_ns
         for index, message in enumerate(messages):
-            out.sent_ns.append(0)
             value = message.value
             if value is None:
                 out.dead_letters.append(
@@ -68,9 +73,9 @@ class EnvelopeDecoder:
             except msgspec.DecodeError:
                 self._decode_slowly(message, index, out)
                 continue
-            out.sent_ns[index] = envelope.sent_ns
-            out.readings.extend(envelope.readings)
-            out.message_index.extend([index] * len(envelope.readings))
+            sent_ns[index] = envelope.sent_ns
+            readings += envelope.readings
+            counts[index] = len(envelope.readings)
         return out
 
     def _decode_slowly(self, message: RawMessage, index: int, out: DecodedMessages) -> None:
@@ -87,6 +92,8 @@ class EnvelopeDecoder:
                 out.dead_letters.append(
                     dead_letter(message, "out_of_range", "non-finite number (NaN/Infinity) is not valid JSON")
                 )
+            elif "infinity when parsed" in str(exc):  # e.g. 1e400: valid JSON, but no float holds it
+                out.dead_letters.append(dead_letter(message, "out_of_range", f"number beyond float64: {exc}"))
             else:
                 out.dead_letters.append(dead_letter(message, "not_json", str(exc)))
             return
@@ -107,7 +114,7 @@ class EnvelopeDecoder:
                 )
                 continue
             out.readings.append(reading)
-            out.message_index.append(index)
+            out.counts[index] += 1
 
 
 def _device_of(raw: msgspec.Raw) -> str | None:

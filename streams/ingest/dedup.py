@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio
 
 
 def reading_keys(device_idx: np.ndarray, ts: np.ndarray, event_codes: np.ndarray | None) -> np.ndarray:
@@ -25,43 +26,89 @@ class DuplicateFilter:
 
     def __init__(self, capacity: int = 1_000_000) -> None:
         self.capacity = capacity
-        self._current: dict[int, int] = {}
-        self._previous: dict[int, int] = {}
+        self._current = KeyTable()
+        self._previous = KeyTable()
 
     def duplicates(self, keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Mask of rows already seen at another position (partition × offset); remembers the rest.
 
-        The common case (no key seen before, none repeated in the batch) runs as C-level set operations;
-        only the few rows whose key is known are looked at one by one.
+        A key's first position is the remembered one, else that of its first row in the batch; all numpy.
         """
-        key_list = keys.tolist()
-        position_list = positions.tolist()
-        mask = np.zeros(len(key_list), dtype=bool)
-        batch_keys = set(key_list)
-        known = (self._current.keys() & batch_keys) | (self._previous.keys() & batch_keys)
-        first_seen = {key: self._first_position(key) for key in known}
-        if known or len(batch_keys) < len(key_list):
-            first_seen |= self._mark_repeats(key_list, position_list, known, mask)
-        self._current.update(zip(key_list, position_list, strict=True))
-        self._current.update(first_seen)  # a key keeps the position that first carried it
-        if len(self._current) >= self.capacity:
-            self._previous, self._current = self._current, {}
-        return mask
-
-    def _first_position(self, key: int) -> int:
-        first = self._current.get(key)
-        return self._previous[key] if first is None else first
-
-    def _mark_repeats(
-        self, key_list: list[int], position_list: list[int], known: set[int], mask: np.ndarray
-    ) -> dict[int, int]:
-        """Marks rows whose key came first at another position; returns the first position of new keys."""
-        first_in_batch: dict[int, int] = {}
-        for row, (key, position) in enumerate(zip(key_list, position_list, strict=True)):
-            first = self._first_position(key) if key in known else first_in_batch.setdefault(key, position)
-            if first != position:
-                mask[row] = True
-        return first_in_batch
+        distinct, first_row, row_key = _distinct(keys.astype(np.uint64))
+        first_position = positions[first_row].astype(np.int64)
+        in_current, current_position = self._current.lookup(distinct)
+        in_previous, previous_position = self._previous.lookup(distinct)
+        first_position = np.where(in_previous, previous_position, first_position)
+        first_position = np.where(in_current, current_position, first_position)
+        new = ~in_current
+        if self._current.count + int(new.sum()) > self.capacity:  # the current generation is full
+            self._previous, self._current = self._current, KeyTable()
+            new[:] = True
+        self._current.insert(distinct[new], first_position[new])
+        return np.asarray(first_position[row_key] != positions)
 
     def state(self) -> dict[str, Any]:
-        return {"entries": len(self._current) + len(self._previous)}
+        return {"entries": self._current.count + self._previous.count}
+
+
+def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct keys, the first row of each and each row's distinct key; a plain sort when none repeats."""
+    ordered = np.sort(keys)
+    if not (ordered[1:] == ordered[:-1]).any():
+        rows = np.arange(len(keys))
+        return keys, rows, rows
+    distinct, first_row, row_key = np.unique(keys, return_index=True, return_inverse=True)
+    return distinct, first_row, row_key.reshape(-1)
+
+
+class KeyTable:
+    """Open addressing with linear probing over numpy arrays: reading key → first position, a batch at a time."""
+
+    def __init__(self, slots: int = 1024) -> None:
+        self._allocate(slots)
+
+    def _allocate(self, slots: int) -> None:
+        self.keys = np.zeros(slots, dtype=np.uint64)
+        self.positions = np.zeros(slots, dtype=np.int64)
+        self.used = np.zeros(slots, dtype=bool)
+        self.count = 0
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        """Fibonacci hashing: the top bits of key × 2^64/φ spread even keys that differ only in high bits."""
+        shift = np.uint64(64 - (len(self.keys).bit_length() - 1))
+        return ((keys * _FIBONACCI) >> shift).astype(np.int64)
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which keys are present, and their positions (0 where absent)."""
+        found = np.zeros(len(keys), dtype=bool)
+        positions = np.zeros(len(keys), dtype=np.int64)
+        rows, slots, last = np.arange(len(keys)), self._home(keys), len(self.keys) - 1
+        while rows.size:
+            used = self.used[slots]
+            match = used & (self.keys[slots] == keys[rows])
+            found[rows[match]] = True
+            positions[rows[match]] = self.positions[slots[match]]
+            probe_on = used & ~match
+            rows, slots = rows[probe_on], (slots[probe_on] + 1) & last
+        return found, positions
+
+    def insert(self, keys: np.ndarray, positions: np.ndarray) -> None:
+        """Adds distinct keys that are not in the table yet."""
+        if 2 * (self.count + len(keys)) > len(self.keys):
+            self._grow(self.count + len(keys))
+        rows, slots, last = np.arange(len(keys)), self._home(keys), len(self.keys) - 1
+        while rows.size:
+            free = ~self.used[slots]
+            # distinct keys racing for one free slot: one write lands, the slot then holds the winner's key
+            self.keys[slots[free]] = keys[rows[free]]
+            won = free & (self.keys[slots] == keys[rows])
+            self.used[slots[won]] = True
+            self.positions[slots[won]] = positions[rows[won]]
+            rows, slots = rows[~won], (slots[~won] + 1) & last
+        self.count += len(keys)
+
+    def _grow(self, entries: int) -> None:
+        keys, positions = self.keys[self.used], self.positions[self.used]
+        slots = 1 << max(10, (4 * entries - 1).bit_length())  # load stays under a half after the next batches
+        self._allocate(slots)
+        self.insert(keys, positions)

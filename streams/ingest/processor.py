@@ -26,6 +26,9 @@ from gridmon.records import READING_TYPES, DeadLetter
 from gridmon.settings import Settings
 
 EVENT_COLUMN = {"meter": "event", "scada": "event"}
+# kinds whose batches name the same devices many times (frames, samples, state changes); a head-end batch
+# names each meter about once, so collapsing it first would only add a pass
+REPEATING_DEVICES = frozenset({"pmu", "sensor", "scada"})
 
 
 @dataclass
@@ -62,9 +65,9 @@ class IngestProcessor:
     def process(self, messages: Sequence[RawMessage], now_ns: int | None = None) -> IngestBatch:
         decoded = self.decoder.decode(messages)
         columns = to_columns(self.reading_type, decoded.readings)
-        origin = np.asarray(decoded.message_index, dtype=np.int64)
+        origin = decoded.message_index()
         _normalise(self.kind, columns)
-        device_idx = self.registry.index_of(columns["device"])
+        device_idx = self._device_indexes(columns["device"])
         rejections = self._rejections(columns, device_idx, origin, now_ns or time.time_ns(), messages)
         dead = list(decoded.dead_letters)
         keep = np.ones(len(device_idx), dtype=bool)
@@ -81,6 +84,22 @@ class IngestProcessor:
         accepted = _select(columns, keep)
         _add_provenance(accepted, messages, origin[keep], decoded.sent_ns)
         return IngestBatch(self.kind, len(messages), accepted, device_idx[keep], dead)
+
+    def _device_indexes(self, devices: list[str]) -> np.ndarray:
+        """Each distinct device is looked up once: a PDC or gateway sends the same few devices many times."""
+        if self.kind not in REPEATING_DEVICES:
+            return self.registry.index_of(devices)
+        distinct = list(dict.fromkeys(devices))
+        indexes = self.registry.index_of(distinct)
+        lookup = dict(zip(distinct, indexes.tolist(), strict=True))
+        return np.fromiter(map(lookup.__getitem__, devices), indexes.dtype, len(devices))
+
+    def _event_codes_of(self, events: list[str]) -> np.ndarray:
+        """Small ints for event names (stable per processor), for the duplicate keys."""
+        codes = self._event_codes
+        for event in dict.fromkeys(events):
+            codes.setdefault(event, len(codes))
+        return np.fromiter(map(codes.__getitem__, events), np.int64, len(events))
 
     def _rejections(
         self,
@@ -107,11 +126,8 @@ class IngestProcessor:
     ) -> list[Rejection]:
         if not len(device_idx):
             return []
-        codes = None
         event_column = EVENT_COLUMN.get(self.kind)
-        if event_column:
-            setdefault = self._event_codes.setdefault
-            codes = np.array([setdefault(e, len(self._event_codes)) for e in columns[event_column]])
+        codes = self._event_codes_of(columns[event_column]) if event_column else None
         keys = reading_keys(device_idx, columns["ts"], codes)
         message_positions = np.array([(m.partition << 44) | m.offset for m in messages], dtype=np.int64)
         mask = self.duplicates.duplicates(keys, message_positions[origin])
@@ -127,18 +143,23 @@ def _normalise(kind: str, columns: dict[str, Any]) -> None:
     if kind != "pmu":
         return
     for phase in ("va", "vb", "vc", "ia", "ib", "ic"):
-        name = f"{phase}_angle"
-        angles = columns[name]
-        columns[name] = 180.0 - np.mod(180.0 - angles, 360.0)
+        angles = columns[f"{phase}_angle"]  # a fresh array of this batch: wrapped in place
+        outside = (angles <= -180.0) | (angles > 180.0)
+        if outside.any():  # most PMUs already send (-180, 180]: those values stay bit for bit
+            angles[outside] = 180.0 - np.mod(180.0 - angles[outside], 360.0)
 
 
 def _select(columns: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:
     if keep.all():
         return dict(columns)
-    positions = np.flatnonzero(keep).tolist()
     selected: dict[str, Any] = {}
     for name, values in columns.items():
-        selected[name] = values[keep] if isinstance(values, np.ndarray) else [values[i] for i in positions]
+        if isinstance(values, np.ndarray):
+            selected[name] = values[keep]
+        else:  # strings: through an object array, so selecting costs no Python call per row
+            strings = np.empty(len(values), dtype=object)
+            strings[:] = values
+            selected[name] = strings[keep].tolist()
     return selected
 
 

@@ -1,0 +1,10 @@
+"""Fixtures for the ingest tests: `load_tests` importable from the repo root (the reference path lives there)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
