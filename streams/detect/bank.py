@@ -79,9 +79,9 @@ class DetectorBank:
             config.group_window_s,
         )
         self.limits = LimitDetector(self.params)
-        self.baseline = BaselineDetector(self.params, self._threshold_scale)
-        self.pmu = PmuDetector(self.params, self._threshold_scale)
         self.quality = QualityDetector(self.params)
+        self.baseline = BaselineDetector(self.params, self._threshold_scale, self._interval)
+        self.pmu = PmuDetector(self.params, self._threshold_scale)
         self.interruption_pu = self.params.array(lambda c: c.limits.interruption_pu)
         self.cost_s: dict[str, float] = {}
         self.ignored_rows = 0  # device index outside the context (the ingest dead-letters unknown devices)
@@ -161,6 +161,9 @@ class DetectorBank:
         with np.errstate(invalid="ignore", divide="ignore"):
             pu = batch.column(column) / self.params.nominal_v[batch.device_idx]
         return measured & ~(pu < self.interruption_pu[batch.device_idx])  # NaN (absent, unknown) is kept
+
+    def _interval(self, kind: str) -> np.ndarray:
+        return self.quality.kind_state(kind).interval_s
 
     def _threshold_scale(self, spec: ChannelSpec) -> np.ndarray:
         return self.lifecycle.channel(spec).threshold_scale

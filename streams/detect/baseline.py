@@ -14,7 +14,7 @@ import numpy as np
 
 from gridmon.detect.columns import Batch, group_last, group_starts, rank_in_group
 from gridmon.detect.context import DeviceParams
-from gridmon.detect.lifecycle import MAJOR, ChannelSpec, Signal, graded
+from gridmon.detect.lifecycle import MAJOR, WARNING, ChannelSpec, Signal, graded
 
 BASELINE_COLUMNS = {
     "pmu": ("freq_hz", "va"),
@@ -35,10 +35,13 @@ class EwmaState:
         self.mean = np.zeros(devices)
         self.square = np.zeros(devices)
         self.interval_s = np.full(devices, np.nan)
+        self.cusum_up = np.zeros(devices)  # one-sided CUSUMs of the standardised value (peer metrics)
+        self.cusum_down = np.zeros(devices)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"count": self.count, "shift": self.shift, "mean": self.mean, "square": self.square,
-                "interval_s": self.interval_s}  # fmt: skip
+                "interval_s": self.interval_s, "cusum_up": self.cusum_up,
+                "cusum_down": self.cusum_down}  # fmt: skip
 
     def std(self, dev: np.ndarray) -> np.ndarray:
         return np.sqrt(np.maximum(self.square[dev] - self.mean[dev] ** 2, 0.0))
@@ -71,10 +74,14 @@ class BaselineDetector:
     name = "baseline"
 
     def __init__(
-        self, params: DeviceParams, scale_of: Callable[[ChannelSpec], np.ndarray] | None = None
+        self,
+        params: DeviceParams,
+        scale_of: Callable[[ChannelSpec], np.ndarray] | None = None,
+        interval_of: Callable[[str], np.ndarray] | None = None,
     ) -> None:
         config = params.config.default.baseline
         self.scale_of = scale_of  # feedback: per-device threshold multipliers, owned by the lifecycle
+        self.interval_of = interval_of  # kind → each device's usual reporting interval (s, NaN unknown)
         self.params = params
         self.devices = len(params.class_idx)
         self.half_life_s = params.array(lambda c: c.baseline.half_life_s)
@@ -86,6 +93,8 @@ class BaselineDetector:
         self.peer_min_devices = params.array(lambda c: c.baseline.peer_min_devices)
         self.absolute_floor = dict(config.absolute_floor)
         self.min_on_s, self.min_off_s = config.min_on_s, config.min_off_s
+        self.cusum_k, self.cusum_clip_z = config.cusum_k, config.cusum_clip_z
+        self.cusum_hours = config.cusum_false_alarm_hours
         self.states: dict[str, EwmaState] = {}
 
     def state(self, metric: str) -> EwmaState:
@@ -106,20 +115,38 @@ class BaselineDetector:
             if np.isfinite(values).any():
                 yield self.spec(column), self.score(column, batch, values)
             if column in PEER_COLUMNS:
-                residual = self.peer_residual(batch, values)
+                residual = self.peer_residual(batch, values, None if kind == "pmu" else self._interval(kind))
                 if np.isfinite(residual).any():
-                    yield self.spec(f"{column}_peer_pu"), self.score(f"{column}_peer_pu", batch, residual)
+                    metric = f"{column}_peer_pu"
+                    interval = self._interval(kind)
+                    yield self.spec(f"{metric}_cusum"), self.cusum(metric, batch, residual, interval)
+                    yield self.spec(metric), self.score(metric, batch, residual)
 
-    def peer_residual(self, batch: Batch, values: np.ndarray) -> np.ndarray:
+    def _interval(self, kind: str) -> np.ndarray:
+        if self.interval_of is None:
+            return np.full(self.devices, np.nan)
+        return self.interval_of(kind)
+
+    def peer_residual(
+        self, batch: Batch, values: np.ndarray, interval: np.ndarray | None = None
+    ) -> np.ndarray:
         """Per-unit value minus the median of its zone at the same instant: what the device does that its
         neighbours do not (a drifting or miscalibrated sensor, a local fault), free of shared load swings.
-        The median keeps one faulty neighbour from making the healthy ones look wrong."""
+        The median keeps one faulty neighbour from making the healthy ones look wrong. PMU frames are
+        time-aligned by standard; other devices sample on their own phase, so "the same instant" is the
+        same slot of their usual (median learned) interval."""
         pu = values / self.params.nominal_v[batch.device_idx]
         valid = np.flatnonzero(np.isfinite(pu))
         residual = np.full(len(pu), np.nan)
         if not len(valid):
             return residual
-        _, instant = np.unique(batch.ts[valid], return_inverse=True)
+        stamps = batch.ts[valid]
+        if interval is not None:
+            learned = interval[batch.device_idx[valid]]
+            learned = learned[np.isfinite(learned)]
+            slot_ns = int(np.median(learned) * 1e9) if len(learned) else 0
+            stamps = stamps // slot_ns if slot_ns > 0 else stamps
+        _, instant = np.unique(stamps, return_inverse=True)
         key = instant * self.params.zones + self.params.zone_idx[batch.device_idx[valid]]
         order = np.lexsort((pu[valid], key))
         sorted_key = key[order]
@@ -150,6 +177,33 @@ class BaselineDetector:
         self._update(state, batch, values, valid)
         score = np.where(warm, z, 0.0)
         return Signal(dev, batch.ts, batch.group_start, level, clear, score, values)
+
+    def cusum(self, metric: str, batch: Batch, values: np.ndarray, interval: np.ndarray) -> Signal:
+        """Two one-sided CUSUMs of the value standardised by the baseline at batch start (not updated here:
+        `score` folds the batch in afterwards). Raises a warning when either reaches the device's h."""
+        state = self.state(metric)
+        dev, starts = batch.device_idx, batch.group_start
+        valid = np.isfinite(values)
+        warm = valid & (state.count[dev] >= self.warmup[dev])
+        with np.errstate(invalid="ignore"):
+            z = (values - state.shift[dev] - state.mean[dev]) / self._sd(metric, state, dev)
+        z = np.clip(np.where(warm, z, 0.0), -self.cusum_clip_z, self.cusum_clip_z)
+        k = self.cusum_k
+        up = _lindley(np.where(warm, z - k, -k), state.cusum_up[dev], starts)
+        down = _lindley(np.where(warm, -z - k, -k), state.cusum_down[dev], starts)
+        state.cusum_up[dev], state.cusum_down[dev] = up, down  # the last row per device wins
+        level_h = self._cusum_h(interval[dev])
+        statistic = np.maximum(up, down)
+        level = np.where(warm & (statistic >= level_h), WARNING, 0).astype(np.int8)
+        clear = valid & (statistic < 0.5 * level_h)
+        return Signal(dev, batch.ts, starts, level, clear, statistic / level_h, values)
+
+    def _cusum_h(self, interval: np.ndarray) -> np.ndarray:
+        # Siegmund: in-control ARL ≈ exp(2k(h + 1.166)) / (2k²) for unit-variance increments
+        interval = np.nan_to_num(interval, nan=1.0)
+        samples = self.cusum_hours * 3600.0 / np.maximum(interval, 1e-3)
+        k = self.cusum_k
+        return np.maximum(np.log(2 * k * k * samples) / (2 * k) - 1.166, 1.0)
 
     def _sd(self, metric: str, state: EwmaState, dev: np.ndarray) -> np.ndarray:
         level = np.abs(state.mean[dev] + state.shift[dev])
@@ -192,3 +246,19 @@ class BaselineDetector:
         interval = np.where(np.isnan(state.interval_s), 1.0, np.maximum(state.interval_s, 1e-3))
         alpha = 1.0 - 0.5 ** np.minimum(interval / self.half_life_s, 1.0)
         return np.maximum(alpha, 1.0 / (state.count + 2.0))
+
+
+def _lindley(steps: np.ndarray, prior: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """S_t = max(0, S_{t-1} + steps_t) per device group (rows sorted by device), from `prior` per row, in
+    closed form: S_t = C_t - min(-S_0, min_{s<=t} C_s) with C the group's cumulative sum."""
+    n = len(steps)
+    if not n:
+        return steps.copy()
+    total = np.cumsum(steps)
+    cumulative = total - (total[group_start] - steps[group_start])
+    group = np.cumsum(group_start == np.arange(n))
+    span = float(np.ptp(cumulative)) + float(np.max(prior[group_start == np.arange(n)], initial=0.0)) + 1.0
+    # later groups are shifted below every earlier one, so one running minimum never crosses a group
+    shifted = np.minimum(cumulative, -prior) - group * span
+    running = np.minimum.accumulate(shifted) + group * span
+    return np.maximum(cumulative - running, 0.0)

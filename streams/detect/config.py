@@ -58,6 +58,14 @@ class BaselineConfig:
         }
     )
     peer_min_devices: int = 4  # a zone needs this many devices reporting the same instant to compare
+    # CUSUM on the standardised peer residual: a slow drift away from the zone adds up long before any one
+    # reading is far out. k = half the shift (in sd) it is tuned to find; the alarm level h follows from
+    # the device's sample rate so that noise alone crosses it once per `cusum_false_alarm_hours` (Siegmund's
+    # approximation of the in-control run length); each reading adds at most `cusum_clip_z` (a spike is not
+    # a drift)
+    cusum_k: float = 0.5
+    cusum_false_alarm_hours: float = 10_000.0
+    cusum_clip_z: float = 4.0
     min_on_s: float = 0.0
     min_off_s: float = 2.0
 
