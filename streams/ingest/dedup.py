@@ -26,8 +26,8 @@ class DuplicateFilter:
 
     def __init__(self, capacity: int = 1_000_000) -> None:
         self.capacity = capacity
-        self._current = KeyTable()
-        self._previous = KeyTable()
+        self._current = KeyTable(capacity)
+        self._previous = KeyTable(capacity)
 
     def duplicates(self, keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Mask of rows already seen at another position (partition × offset); remembers the rest.
@@ -37,12 +37,14 @@ class DuplicateFilter:
         distinct, first_row, row_key = _distinct(keys.astype(np.uint64))
         first_position = positions[first_row].astype(np.int64)
         in_current, current_position = self._current.lookup(distinct)
-        in_previous, previous_position = self._previous.lookup(distinct)
-        first_position = np.where(in_previous, previous_position, first_position)
-        first_position = np.where(in_current, current_position, first_position)
+        first_position[in_current] = current_position[in_current]
         new = ~in_current
+        if self._previous.count:
+            rows = np.flatnonzero(new)
+            in_previous, previous_position = self._previous.lookup(distinct[rows])
+            first_position[rows[in_previous]] = previous_position[in_previous]
         if self._current.count + int(new.sum()) > self.capacity:  # the current generation is full
-            self._previous, self._current = self._current, KeyTable()
+            self._previous, self._current = self._current, KeyTable(self.capacity)
             new[:] = True
         self._current.insert(distinct[new], first_position[new])
         return np.asarray(first_position[row_key] != positions)
@@ -64,7 +66,8 @@ def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class KeyTable:
     """Open addressing with linear probing over numpy arrays: reading key → first position, a batch at a time."""
 
-    def __init__(self, slots: int = 1024) -> None:
+    def __init__(self, max_entries: int, slots: int = 1024) -> None:
+        self.max_entries = max_entries  # growth stops at the size this many keys need
         self._allocate(slots)
 
     def _allocate(self, slots: int) -> None:
@@ -82,6 +85,8 @@ class KeyTable:
         """Which keys are present, and their positions (0 where absent)."""
         found = np.zeros(len(keys), dtype=bool)
         positions = np.zeros(len(keys), dtype=np.int64)
+        if not self.count:
+            return found, positions
         rows, slots, last = np.arange(len(keys)), self._home(keys), len(self.keys) - 1
         while rows.size:
             used = self.used[slots]
@@ -109,6 +114,8 @@ class KeyTable:
 
     def _grow(self, entries: int) -> None:
         keys, positions = self.keys[self.used], self.positions[self.used]
-        slots = 1 << max(10, (4 * entries - 1).bit_length())  # load stays under a half after the next batches
+        # 4× leaves room for the next batches; load stays ≤ ½, so 1M keys need at most 2^21 slots (36 MB)
+        wanted = min(4 * entries, max(2 * entries, 2 * self.max_entries))
+        slots = 1 << max(10, (wanted - 1).bit_length())
         self._allocate(slots)
         self.insert(keys, positions)

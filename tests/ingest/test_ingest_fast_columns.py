@@ -142,3 +142,17 @@ def test_a_number_beyond_float64_is_out_of_range_not_malformed_json() -> None:
     assert batch.accepted == 1
     assert [(d.reason, d.offset) for d in batch.dead_letters] == [("out_of_range", 0)]
     assert "beyond float64" in batch.dead_letters[0].detail
+
+
+def test_duplicate_memory_grows_and_still_finds_every_key() -> None:
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 2**63, 60_000, dtype=np.uint64)
+    memory = DuplicateFilter(capacity=100_000)
+    for start in range(0, 60_000, 6_000):  # grows from 1,024 slots as batches come
+        batch = keys[start : start + 6_000]
+        assert not memory.duplicates(batch, np.full(len(batch), start, dtype=np.int64)).any()
+    sample = keys[::97]
+    again = memory.duplicates(sample, np.arange(0, len(sample) * 97, 97) // 6_000 * 6_000)
+    assert not again.any(), "each key at the position that first carried it is a redelivery"
+    assert memory.duplicates(sample, np.full(len(sample), -1, dtype=np.int64)).all()
+    assert memory.state()["entries"] == 60_000
