@@ -16,7 +16,12 @@ class CorrelatorConfig(msgspec.Struct, frozen=True, kw_only=True):
     min_dark_fraction: float = 0.3  # share of a device's meters that must be dark (70–90 % of gasps arrive)
     min_dark_meters: int = 2  # a device with several meters needs at least this many dark to be blamed
     branch_min_meters: int = 3  # a branch this big with (almost) no dark meter proves its parent is closed
-    branch_dark_fraction: float = 0.1
+    gasp_loss_max: float = 0.3  # ... unless all its gasps could be lost: with this loss and
+    silent_branch_chance: float = 0.1  # ... this chance that one of the device's branches is silent by luck
+    branch_dark_fraction: float = (
+        0.1  # ... at most this share (rounded down) of its meters gasped with the rest
+    )
+    onset_tolerance_s: float = 2.0  # gasps of one device's opening agree within this (meter clocks, jitter)
     merge_window_s: float = (
         20.0  # an outage located less than this before a wider one is part of it; else nests
     )

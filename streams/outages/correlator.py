@@ -60,6 +60,7 @@ class OutageCorrelator:
         self.unknown_devices = 0
         self._batch_now = 0  # the newest credible stamp of the batch being applied: when it arrived
         self._advice_cache: dict[int, list[str]] = {}
+        self._nested: dict[str, list[OpenOutage]] = {}  # parent id → its nested outages, for one pass
 
     # --- public interface -----------------------------------------------------------------------------------
 
@@ -401,12 +402,16 @@ class OutageCorrelator:
             if force or first + window <= watermark:
                 del self.state.pending_first[feeder]
                 if self.state.pending.get(feeder):
-                    self._locate(feeder, first)
+                    self._locate(feeder, first, young_after=None if force else watermark - window)
 
     def _advance(self, *, force: bool) -> list[Outage]:
         watermark = self.state.max_ts - int(self.config.allowed_lateness_s * SECOND)
         self._close_windows(force=force)
         out: list[Outage] = []
+        self._nested = {}
+        for outage in self.state.outages.values():
+            if outage.parent is not None and outage.state not in FINAL:
+                self._nested.setdefault(outage.parent, []).append(outage)
         for outage in list(self.state.outages.values()):
             record = self._step(outage, watermark, force)
             if record is not None:
@@ -414,8 +419,11 @@ class OutageCorrelator:
         self._prune(watermark)
         return out
 
-    def _locate(self, feeder: int, arrived_ns: int) -> None:
-        """Explain the feeder's pending dark meters (whose window opened at `arrived_ns`) with devices."""
+    def _locate(self, feeder: int, arrived_ns: int, young_after: int | None = None) -> None:
+        """Explain the feeder's pending dark meters (whose window opened at `arrived_ns`) with devices. A new
+        fault whose gasps began after `young_after` has not had its window yet (it blew while this one was
+        open, as in a storm): its meters wait for their own window instead of being located on part of
+        their evidence (the devices below the one that opened, raised and then merged)."""
         pending = self.state.pending.pop(feeder)
         meters = np.fromiter(pending, dtype=np.int64, count=len(pending))
         start = min(pending.values())
@@ -424,11 +432,24 @@ class OutageCorrelator:
         # from its first transformer); older ones are other faults: their meters are out already
         recent = arrived_ns - int(self.config.merge_window_s * SECOND)
         feeder_outages = [o for o in self.state.outages.values() if o.state not in FINAL and o.feeder == name]
-        held = [m for o in feeder_outages if o.opened_ns >= recent for m in o.dark if m not in o.restored]
+        held = {
+            m: ts
+            for o in feeder_outages
+            if o.opened_ns >= recent
+            for m, ts in o.dark.items()
+            if m not in o.restored
+        }
         explained = np.array([o.device for o in feeder_outages if o.opened_ns < recent], dtype=np.int64)
-        dark = np.concatenate([meters, np.array(held, dtype=np.int64)])
+        dark = np.concatenate([meters, np.fromiter(held, dtype=np.int64, count=len(held))])
+        unseen = self.state.unseen
+        # when each went dark, for the onset test; an interval read tells only that power was off by then
+        dark_ns = np.fromiter(
+            [-1 if m in unseen else pending[m] for m in meters.tolist()] + list(held.values()),
+            dtype=np.int64,
+            count=len(dark),
+        )
         alive = np.array([d for d, ts in self.state.alive.items() if ts > start], dtype=np.int64)
-        for device in locate(self.topology, dark, alive, self.config, explained).tolist():
+        for device in locate(self.topology, dark, alive, self.config, explained, dark_ns).tolist():
             inside = self.topology.covers(device, meters)
             if not inside.any():
                 continue
@@ -438,9 +459,19 @@ class OutageCorrelator:
                 existing.dark.update(group)
                 continue
             start = onset(list(group.values()), self.config)
+            if young_after is not None and start > young_after:
+                self._defer(feeder, group, start)
+                continue
             outage = self._open(device, start, ["ami"], dark=group, opened_ns=arrived_ns)
             outage.start_seen = any(m not in self.state.unseen for m in group)
-        self.state.unseen.difference_update(meters.tolist())
+        waiting = self.state.pending.get(feeder, {})
+        self.state.unseen.difference_update(m for m in meters.tolist() if m not in waiting)
+
+    def _defer(self, feeder: int, group: dict[int, int], start: int) -> None:
+        """Put a young fault's meters back to wait for a window opening at its onset."""
+        self.state.pending.setdefault(feeder, {}).update(group)
+        first = self.state.pending_first
+        first[feeder] = min(start, first.get(feeder, start))
 
     def _step(self, outage: OpenOutage, watermark: int, force: bool) -> Outage | None:
         """Advance one outage's lifecycle; its record when it should be emitted now."""
@@ -492,16 +523,8 @@ class OutageCorrelator:
         device = outage.device
         restored = np.fromiter(outage.restored, dtype=np.int64, count=len(outage.restored))
         back = [self._units(device, restored)]
-        back.append(
-            np.array(
-                [
-                    o.device
-                    for o in self.state.outages.values()
-                    if o.parent == outage.id and o.state not in FINAL
-                ],
-                dtype=np.int64,
-            )
-        )
+        nested = self._nested.get(outage.id, [])
+        back.append(np.array([o.device for o in nested if o.state not in FINAL], dtype=np.int64))
         if outage.closed_ns is None:
             out = np.array([device], dtype=np.int64)
         elif self._open_parent(outage):

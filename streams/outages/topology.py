@@ -47,6 +47,14 @@ class OutageTopology:
         self.ties = [(t.id, position(t.a_end), position(t.b_end)) for t in model.ties]
         self.tie_devices = [position(t.id) for t in model.ties if t.id in model]
         self._child_start, self._child_list = _csr(self.candidate_parent, self.is_candidate)
+        # meters of each device's biggest candidate branch: a transformer's are single meters, too small to
+        # tell anything by their silence, so the branch test can skip it
+        self.largest_branch = np.zeros(len(kind), dtype=np.int64)
+        np.maximum.at(
+            self.largest_branch,
+            self.candidate_parent[self._child_list].astype(np.int64),
+            self.meter_count(self._child_list.astype(np.int64)),
+        )
         self.customers_at = np.zeros(int(self.tout.max(initial=0)) + 1, dtype=np.int64)  # by tree position
         self.customers_at[self.tin[meters]] = model.customers[meters]
 

@@ -227,15 +227,39 @@ def test_ids_are_deterministic_and_a_restart_does_not_reraise(model: GridModel) 
 def test_storm_updates_are_coalesced_per_outage(model: GridModel) -> None:
     breaker = first_of(model, "breaker", with_meters=100)
     field = Field(model, seed=7)
-    gasps = field.gasps(breaker, T0, loss=0.2)
-    spread = (np.linspace(0, 30, len(gasps)) * SECOND).astype(np.int64).tolist()
-    events = [OutageEvent(feeder=e.feeder, device=e.device, ts=T0 + s, source="ami", event="last_gasp")
-              for e, s in zip(gasps, spread, strict=True)]  # fmt: skip
+    gasps = field.gasps(breaker, T0, loss=0.2)  # stamped within 0.2 s: the breaker opened once
+    arrival = np.linspace(0, 30, len(gasps))  # ... but a congested head-end delivers them over 30 s
     correlator = OutageCorrelator(model, CorrelatorConfig(update_interval_s=1.0))
     records: list[Outage] = []
-    for start in range(0, len(events), 25):  # many small batches, as from the topic
-        records += correlator.process(events[start : start + 25])
+    for start in range(0, len(gasps), 25):  # many small batches, as from the topic
+        now = T0 + int(arrival[start] * SECOND)
+        records += correlator.process(
+            gasps[start : start + 25] + [tick(model, model.feeder_of(breaker), now)]
+        )
     records += correlator.flush(T0 + 40 * SECOND)
     out = latest(records)
     assert [o.device for o in out.values()] == [breaker]
     assert len(records) <= 40  # ≤ one update per outage per second of event time, not one per meter
+
+
+def test_fuses_blowing_seconds_apart_are_separate_outages_not_their_recloser(model: GridModel) -> None:
+    """Every lateral of a recloser dark within 20 s: their gasps' onsets disagree, so each fuse is blamed."""
+    recloser = first_of(model, "recloser", with_meters=40)
+    fuses = [f for f in model.devices_of_kind("fuse") if recloser in model.upstream(f)]
+    fuses = [f for f in fuses if model.meters_below(f)]
+    below = {m for f in fuses for m in model.meters_below(f)}
+    assert below == set(model.meters_below(recloser))  # nothing but laterals: AMI alone could blame it
+    events = []
+    for n, fuse in enumerate(fuses):
+        events += Field(model, seed=n).gasps(fuse, T0 + n * 3 * SECOND, loss=0.2)
+    feeder = model.feeder_of(recloser)
+    correlator = OutageCorrelator(model)
+    records: list[Outage] = []
+    for second in range(3 * len(fuses) + 10):  # delivered as they come, a second at a time
+        now = T0 + second * SECOND
+        batch = [e for e in events if now - SECOND <= e.ts < now]
+        records += correlator.process(sorted(batch, key=lambda e: e.ts) + [tick(model, feeder, now)])
+    records += correlator.flush(T0 + 120 * SECOND)
+    out = latest(records)
+    assert sorted(o.device for o in out.values()) == sorted(fuses)
+    assert all(o.customers == model.customers_below(o.device) for o in out.values())
