@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from gridmon.detect.columns import Batch, group_last, group_starts, rank_in_group
+from gridmon.detect.columns import Batch, group_last, group_starts, previous_in_group, rank_in_group
 from gridmon.detect.context import DeviceParams
 from gridmon.detect.lifecycle import MAJOR, WARNING, ChannelSpec, Signal, graded
 
@@ -24,6 +24,7 @@ BASELINE_COLUMNS = {
 }
 
 PEER_COLUMNS = ("va", "voltage_v")
+CORRELATION_MEMORY_SAMPLES = 1_000.0
 
 
 class EwmaState:
@@ -37,11 +38,15 @@ class EwmaState:
         self.interval_s = np.full(devices, np.nan)
         self.cusum_up = np.zeros(devices)  # one-sided CUSUMs of the standardised value (peer metrics)
         self.cusum_down = np.zeros(devices)
+        self.last_z = np.full(devices, np.nan)  # lag-1 autocorrelation of z, decayed sums per device
+        self.z_lag_product = np.zeros(devices)
+        self.z_square = np.zeros(devices)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"count": self.count, "shift": self.shift, "mean": self.mean, "square": self.square,
                 "interval_s": self.interval_s, "cusum_up": self.cusum_up,
-                "cusum_down": self.cusum_down}  # fmt: skip
+                "cusum_down": self.cusum_down, "last_z": self.last_z, "z_lag_product": self.z_lag_product,
+                "z_square": self.z_square}  # fmt: skip
 
     def std(self, dev: np.ndarray) -> np.ndarray:
         return np.sqrt(np.maximum(self.square[dev] - self.mean[dev] ** 2, 0.0))
@@ -188,6 +193,7 @@ class BaselineDetector:
         with np.errstate(invalid="ignore"):
             z = (values - state.shift[dev] - state.mean[dev]) / self._sd(metric, state, dev)
         z = np.clip(np.where(warm, z, 0.0), -self.cusum_clip_z, self.cusum_clip_z)
+        z = z / self._inflation(state, dev, starts, z, warm)
         k = self.cusum_k
         up = _lindley(np.where(warm, z - k, -k), state.cusum_up[dev], starts)
         down = _lindley(np.where(warm, -z - k, -k), state.cusum_down[dev], starts)
@@ -197,6 +203,27 @@ class BaselineDetector:
         level = np.where(warm & (statistic >= level_h), WARNING, 0).astype(np.int8)
         clear = valid & (statistic < 0.5 * level_h)
         return Signal(dev, batch.ts, starts, level, clear, statistic / level_h, values)
+
+    def _inflation(
+        self, state: EwmaState, dev: np.ndarray, starts: np.ndarray, z: np.ndarray, warm: np.ndarray
+    ) -> np.ndarray:
+        """sqrt((1 + φ) / (1 - φ)) per row, φ the device's learned lag-1 autocorrelation of z (state at batch
+        start): a sum of correlated readings wanders that much further than one of independent ones, so
+        without it any slowly wandering signal would look like a drift."""
+        previous = previous_in_group(np.where(warm, z, np.nan), state.last_z[dev], starts)
+        pair = warm & np.isfinite(previous)
+        total = len(state.count)
+        pairs = np.bincount(dev[pair], minlength=total).astype(np.float64)
+        keep = 0.5 ** (pairs / CORRELATION_MEMORY_SAMPLES)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            phi = np.clip(state.z_lag_product / state.z_square, 0.0, 0.999)
+        phi = np.nan_to_num(phi)[dev]
+        state.z_lag_product *= keep
+        state.z_lag_product += np.bincount(dev[pair], (z * previous)[pair], total)
+        state.z_square *= keep
+        state.z_square += np.bincount(dev[pair], (z * z)[pair], total)
+        state.last_z[dev[warm]] = z[warm]
+        return np.sqrt((1.0 + phi) / (1.0 - phi))
 
     def _cusum_h(self, interval: np.ndarray) -> np.ndarray:
         # Siegmund: in-control ARL ≈ exp(2k(h + 1.166)) / (2k²) for unit-variance increments

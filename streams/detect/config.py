@@ -63,7 +63,7 @@ class BaselineConfig:
     # the device's sample rate so that noise alone crosses it once per `cusum_false_alarm_hours` (Siegmund's
     # approximation of the in-control run length); each reading adds at most `cusum_clip_z` (a spike is not
     # a drift)
-    cusum_k: float = 0.5
+    cusum_k: float = 1.0
     cusum_false_alarm_hours: float = 10_000.0
     cusum_clip_z: float = 4.0
     min_on_s: float = 0.0

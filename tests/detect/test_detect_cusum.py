@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 from detect_synthetic import T0, run
 
 from gridmon.detect.baseline import _lindley
@@ -56,3 +57,21 @@ def test_lindley_recursion_matches_the_loop_per_device() -> None:
         value = max(0.0, (prior[row] if starts[row] == row else value) + steps[row])
         expected[row] = value
     assert np.allclose(_lindley(steps, prior, starts), expected)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known weakness: lag-1 autocorrelation underestimates the long-run variance of a wander mixed "
+    "with white noise (φ≈0.84 seen for a 0.99 wander), so the CUSUM still raises; needs a long-run variance "
+    "estimate (batch means)",
+)
+def test_a_slowly_wandering_sensor_is_not_a_drift(make_bank) -> None:  # type: ignore[no-untyped-def]
+    def wandering() -> Iterator[dict[str, Any]]:
+        rng = np.random.default_rng(5)
+        wander = np.zeros(8)
+        for columns in sensor_seconds(8, 1800):
+            wander = 0.99 * wander + rng.normal(0, 0.001, 8)  # AR(1): each sensor wanders on its own
+            columns["voltage_v"] = np.round(columns["voltage_v"] * (1 + wander), 2)
+            yield columns
+
+    assert cusum(run(make_bank(8, zones=1), wandering(), kind="sensor")) == []
