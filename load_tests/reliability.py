@@ -35,7 +35,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -697,29 +697,29 @@ class CliWorker:
 Assignment = dict[int, set[tuple[str, int]]]  # worker web port -> input partitions it holds
 
 
-def input_assignment(scenario: Scenario, asked: CliWorker) -> Assignment:
-    """The group's input partitions (pmu, meter) per worker, from Faust's router view on `asked`'s web port.
+def input_assignment(scenario: Scenario, asked: Sequence[CliWorker]) -> Assignment:
+    """The input partitions (grid.* topics) each asked worker holds, from its own `/gridmon/consumer/` view.
 
     Not from the broker: the embedded Tansu answers DescribeGroups with a stable group and no members.
-    Faust's assignor shares the whole group's assignment with every member, keyed by member URL.
+    A worker that does not answer (starting, rebalancing, dead) is left out.
     """
     settings = scenario.settings()
     inputs = {settings.topic(f"grid.{kind}") for kind in RAW_TABLES}
-    url = f"http://127.0.0.1:{asked.web_port}/router/topics"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback, our worker
-            by_url = json.loads(response.read())
-    except (OSError, ValueError):  # starting, or rebalancing: no assignment to report yet
-        return {}
-    return {
-        int(member_url.rsplit(":", 1)[1]): {
+    held: Assignment = {}
+    for worker in asked:
+        url = f"http://127.0.0.1:{worker.web_port}/gridmon/consumer/"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback, our worker
+                assigned = json.loads(response.read())["assigned"]
+        except (OSError, ValueError, KeyError):
+            continue
+        held[worker.web_port] = {
             (topic, partition)
-            for topic, partitions in topics.items()
+            for topic, partitions in assigned.items()
             if topic in inputs
             for partition in partitions
         }
-        for member_url, topics in by_url.items()
-    }
+    return held
 
 
 def committed_offsets(scenario: Scenario) -> dict[tuple[str, int], int]:
@@ -843,7 +843,7 @@ def _two_workers(scenario: Scenario, store: StoreFront, workers: list[CliWorker]
     def both_hold_partitions() -> bool:
         if not all(w.alive() for w in workers):
             raise RuntimeError(f"a worker exited at start: see {scenario.data_dir}/*/worker.log")
-        held = input_assignment(scenario, survivor)
+        held = input_assignment(scenario, workers)
         return {w.web_port for w in workers} <= {port for port, parts in held.items() if parts}
 
     wait_until(both_hold_partitions, 240)
@@ -851,17 +851,15 @@ def _two_workers(scenario: Scenario, store: StoreFront, workers: list[CliWorker]
     wait_until(lambda: committed_fraction(scenario) > 0.3, 180)
     producing_at_kill = producing.is_alive()
     killed_at_committed = committed_fraction(scenario)
-    moved = input_assignment(scenario, survivor)[victim.web_port]
+    moved = input_assignment(scenario, [victim])[victim.web_port]
     victim.kill9()
     killed = time.monotonic()
     committed_at_kill = committed_offsets(scenario)
     ahead = stored_past_commit(scenario, store, moved, committed_at_kill)
 
     def taken_over() -> bool:
-        held = input_assignment(scenario, survivor)
-        return (
-            set(held) == {survivor.web_port} and len(held[survivor.web_port]) == len(RAW_TABLES) * PARTITIONS
-        )
+        held = input_assignment(scenario, [survivor])
+        return len(held.get(survivor.web_port, ())) == len(RAW_TABLES) * PARTITIONS
 
     wait_until(taken_over, 120)
     takeover_s = time.monotonic() - killed

@@ -19,6 +19,7 @@ from gridmon.ingest.validate import DeviceRegistry
 from gridmon.kafka.admin import apply_topics
 from gridmon.kafka.catalog import load_catalog
 from gridmon.kafka.clients import make_admin, make_consumer
+from gridmon.pipeline.consumer import BatchConsumer
 from gridmon.pipeline.metrics import MetricsRecorder, recording
 from gridmon.pipeline.outputs import OutputPublisher
 from gridmon.pipeline.progress import end_offsets
@@ -54,6 +55,7 @@ class Pipeline:
     settings: Settings
     bootstrap: str
     app: faust.App
+    consumer: BatchConsumer
     ingest: dict[str, IngestStage]
     outages: OutageStage | None
     publisher: OutputPublisher
@@ -120,11 +122,13 @@ def build_pipeline(
     handlers: dict[str, Any] = {f"grid.{kind}": stage for kind, stage in ingest.items()}
     if outage_stage is not None:
         handlers["gridmon.outage-events"] = outage_stage
-    app = create_app(
+    app, consumer = create_app(
         settings, bootstrap, handlers, app_id=app_id, web_port=web_port, batch_max_messages=batch_max_messages
     )
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    return Pipeline(settings, bootstrap, app, ingest, outage_stage, publisher, client, worker=worker)
+    return Pipeline(
+        settings, bootstrap, app, consumer, ingest, outage_stage, publisher, client, worker=worker
+    )
 
 
 def stage_name(stage: IngestStage | OutageStage) -> str:
@@ -132,21 +136,21 @@ def stage_name(stage: IngestStage | OutageStage) -> str:
 
 
 def metrics_recorder(pipeline: Pipeline) -> MetricsRecorder:
-    """Throughput and busy time per stage; consumer lag from the Faust consumer's high watermarks."""
+    """Throughput and busy time per stage; consumer lag from the batch consumer's high watermarks."""
     by_name = {stage_name(stage): stage for stage in pipeline.stages()}
 
     def lag_of(name: str) -> int | None:
         stage = by_name[name]
         topics = stage_topics(pipeline.settings, stage)
+        lag = 0
         try:
-            assignment = pipeline.app.consumer.assignment()
-            return sum(
-                max(0, pipeline.app.consumer.highwater(tp) - stage.progress.next_offset.get(tuple(tp), 0))
-                for tp in assignment
-                if tp.topic in topics
-            )
+            for topic, partition in set(pipeline.consumer.stats.assigned):
+                if topic in topics:
+                    high = pipeline.consumer.highwater(topic, partition)
+                    lag += max(0, (high or 0) - stage.progress.next_offset.get((topic, partition), 0))
         except Exception:  # not assigned yet, or the consumer is restarting
             return None
+        return lag
 
     return MetricsRecorder(pipeline.worker, {n: s.progress for n, s in by_name.items()}, lag_of)
 

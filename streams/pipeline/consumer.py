@@ -1,0 +1,274 @@
+"""The worker's batch consumer: one confluent-kafka consumer fetches batches in a thread, stages handle them.
+
+Faust's per-message stream path costs ~0.2 ms per message and delivers ~450 messages per `take_events` batch
+whatever the maximum (docs/performance.md); `consume(n)` costs microseconds per message and fills a batch
+to `n`. The consumer runs as a Faust service, so Faust still owns the worker's life cycle and web views.
+
+Delivery is at-least-once: a batch's offsets are committed only after every stage confirmed its rows
+(ClickHouse) and outputs (Kafka); the sink makes rows exactly-once. While the stages handle batch k, the
+thread already fetches batch k+1. Before partitions are taken away (rebalance), the consumer waits until
+every fetched batch is handled and commits, so the next owner starts after the last stored offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mode import Service
+
+from gridmon.ingest.messages import RawMessage
+from gridmon.kafka.clients import make_consumer
+from gridmon.settings import Settings
+
+log = logging.getLogger(__name__)
+BatchHandler = Callable[[Sequence[RawMessage]], Awaitable[Any]]
+EXIT_UNCONFIRMED_BATCH = 75
+REVOKE_WAIT_S = 60.0  # longest a rebalance waits for in-flight batches (they are stored or the worker exits)
+
+
+@dataclass
+class BatchStats:
+    """What the consumer did, for metrics and benchmarks."""
+
+    batches: int = 0
+    messages: int = 0
+    largest_batch: int = 0
+    fetch_seconds: float = 0.0
+    commits: int = 0
+    commits_failed: int = 0
+    assigned: set[tuple[str, int]] = field(default_factory=set)
+
+
+class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
+    """Fetches batches of up to `max_messages` (waiting at most `window_s`) from `handlers`' topics."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        bootstrap: str,
+        handlers: dict[str, BatchHandler],
+        *,
+        group_id: str,
+        max_messages: int,
+        window_s: float,
+        **kwargs: Any,
+    ) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.handlers = handlers
+        self.group_id = group_id
+        self.max_messages = max_messages
+        self.window_s = window_s
+        self.stats = BatchStats()
+        self._consumer: Any = None
+        self._task: asyncio.Future[None] | None = None
+        self._to_commit: dict[
+            tuple[str, int], int
+        ] = {}  # next offsets of handled batches (fetch thread commits)
+        self._highwater: dict[tuple[str, int], int] = {}
+        self._fetched = 0  # batches handed to the event loop (fetch thread)
+        self._done = 0  # batches handled and committed (event loop)
+        self._progress = threading.Condition()
+        self._stopping = threading.Event()
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        self._consumer = make_consumer(
+            self.settings,
+            self.bootstrap,
+            group_id=self.group_id,
+            **{
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 1_000,
+                "max.poll.interval.ms": 300_000,
+                "fetch.wait.max.ms": 50,
+                "queued.max.messages.kbytes": 262_144,
+            },
+        )
+        self._consumer.subscribe(list(self.handlers), on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._task = asyncio.ensure_future(self._run())
+
+    async def on_stop(self) -> None:
+        """Let the batch in hand finish and commit (a cancelled batch would end the process), then leave."""
+        self._stopping.set()
+        with self._progress:
+            self._progress.notify_all()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[list[Any] | None] = asyncio.Queue(maxsize=1)
+        fetcher = loop.run_in_executor(None, self._fetch_loop, loop, queue)
+        try:
+            while (messages := await queue.get()) is not None:
+                await self._handle(messages)
+        finally:
+            self._stopping.set()
+            with self._progress:
+                self._progress.notify_all()
+            await fetcher  # it commits what was handled and leaves the group
+
+    def _fetch_loop(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[Any] | None]) -> None:
+        """Runs in a thread: consume a batch, hand it over (blocks while the previous one is queued)."""
+        try:
+            while not self._stopping.is_set():
+                self._commit_handled()
+                started = time.perf_counter()
+                messages = self._consumer.consume(self.max_messages, timeout=self.window_s)
+                self.stats.fetch_seconds += time.perf_counter() - started
+                self._note_highwater()
+                if not messages or self._stopping.is_set():
+                    continue
+                with self._progress:
+                    self._fetched += 1
+                if not self._hand_over(loop, queue, messages):
+                    return
+        except Exception:
+            log.exception("batch consumer failed: the worker stops consuming")
+        finally:
+            self._hand_over(loop, queue, None)
+            self._close()
+
+    def _hand_over(
+        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[Any] | None], item: list[Any] | None
+    ) -> bool:
+        """Queue `item` for the event loop; give up (False) if the consumer stops while the queue is full."""
+        future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        give_up_at = None
+        while True:
+            try:
+                future.result(timeout=0.2)
+                return True
+            except TimeoutError:
+                if self._stopping.is_set():
+                    # a batch is dropped at once (never committed: replayed later); the end marker waits
+                    # for the batch in hand, unless the event loop stopped listening
+                    give_up_at = give_up_at or time.monotonic() + (0 if item is not None else REVOKE_WAIT_S)
+                if loop.is_closed() or (give_up_at is not None and time.monotonic() >= give_up_at):
+                    future.cancel()
+                    return False
+
+    async def _handle(self, fetched: list[Any]) -> None:
+        by_topic: dict[str, list[RawMessage]] = defaultdict(list)
+        for message in fetched:
+            if message.error() is not None:
+                if not message.error().retriable() and message.error().fatal():
+                    log.error("Kafka consumer error: %s", message.error())
+                continue  # end-of-partition notices and retried fetch errors are not data
+            by_topic[message.topic()].append(_raw_message(message))
+        try:
+            await asyncio.gather(*(self.handlers[topic](batch) for topic, batch in by_topic.items()))
+        except (asyncio.CancelledError, Exception) as exc:
+            _exit_unconfirmed(exc, list(by_topic))
+        self._handled(by_topic)
+        self.stats.batches += 1
+        self.stats.messages += len(fetched)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(fetched))
+        with self._progress:
+            self._done += 1
+            self._progress.notify_all()
+
+    def _handled(self, by_topic: dict[str, list[RawMessage]]) -> None:
+        """Remember the batch's next offsets; the fetch thread commits them (librdkafka calls stay on one
+        thread: a commit from the event loop while `consume` waits blocks both)."""
+        with self._progress:
+            for messages in by_topic.values():
+                for message in messages:
+                    key = (message.topic, message.partition)
+                    self._to_commit[key] = max(self._to_commit.get(key, 0), message.offset + 1)
+
+    def _commit_handled(self, *, wait: bool = False) -> None:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        with self._progress:
+            pending, self._to_commit = self._to_commit, {}
+        if not pending:
+            return
+        offsets = [TopicPartition(topic, partition, end) for (topic, partition), end in pending.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=not wait)
+            self.stats.commits += 1
+        except KafkaException as exc:  # e.g. the partition moved on: the next owner replays, the sink dedups
+            self.stats.commits_failed += 1
+            log.warning("offset commit failed (batch will be replayed, rows are not doubled): %s", exc)
+
+    def _note_highwater(self) -> None:
+        from confluent_kafka import TopicPartition
+
+        for topic, partition in list(self.stats.assigned):
+            _low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            if high is not None and high >= 0:
+                self._highwater[(topic, partition)] = int(high)
+
+    def _on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
+        self.stats.assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    def _on_revoke(self, _consumer: Any, partitions: list[Any]) -> None:
+        """Called inside `consume` (fetch thread): let the event loop finish and commit what was fetched."""
+        deadline = time.monotonic() + REVOKE_WAIT_S
+        with self._progress:
+            while self._done < self._fetched and not self._stopping.is_set():
+                if not self._progress.wait(timeout=max(0.0, deadline - time.monotonic())):
+                    log.warning("rebalance: in-flight batches not finished in %.0fs", REVOKE_WAIT_S)
+                    break
+        self._commit_handled(wait=True)
+        self.stats.assigned -= {(tp.topic, tp.partition) for tp in partitions}
+        log.info("revoked %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+
+    def _close(self) -> None:
+        if self._consumer is not None:
+            self._commit_handled(wait=True)
+            self._consumer.close()  # leaves the group now instead of after the session timeout
+            self._consumer = None
+
+    def describe(self) -> dict[str, Any]:
+        """What this worker consumes and how it goes (the worker's web view `/gridmon/consumer/`)."""
+        assigned: dict[str, list[int]] = defaultdict(list)
+        for topic, partition in sorted(self.stats.assigned):
+            assigned[topic].append(partition)
+        return {
+            "group": self.group_id,
+            "assigned": assigned,
+            "batches": self.stats.batches,
+            "messages": self.stats.messages,
+            "largest_batch": self.stats.largest_batch,
+            "commits": self.stats.commits,
+            "commits_failed": self.stats.commits_failed,
+        }
+
+    def highwater(self, topic: str, partition: int) -> int | None:
+        """The partition's end as the fetcher last saw it (no broker round trip); None if unknown."""
+        return self._highwater.get((topic, partition))
+
+
+def _exit_unconfirmed(exc: BaseException, topics: list[str]) -> None:
+    """A batch the stages could not confirm must not be committed, and nothing after it may be: exit now.
+
+    On restart the batch is consumed again and the sink's offset high-water drops what was already stored.
+    """
+    log.critical("batch from %s not confirmed (%r): exiting without commit", topics, exc)
+    logging.shutdown()
+    os._exit(EXIT_UNCONFIRMED_BATCH)
+
+
+def _raw_message(message: Any) -> RawMessage:
+    _kind, timestamp_ms = message.timestamp()
+    return RawMessage(
+        topic=message.topic(),
+        partition=message.partition(),
+        offset=message.offset(),
+        value=message.value(),
+        key=message.key(),
+        headers=list(message.headers() or ()),
+        timestamp_ms=max(int(timestamp_ms), 0),
+    )
