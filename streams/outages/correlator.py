@@ -144,7 +144,7 @@ class OutageCorrelator:
         if name in DARK_EVENTS:
             self._dark(index, ts, event.ts, seen=name != "no_voltage")  # type: ignore[attr-defined]
         elif name in ALIVE_EVENTS:
-            self._alive(index, ts, event.ts)  # type: ignore[attr-defined]
+            self._alive(index, ts, event.ts, answered=name != "power_restored")  # type: ignore[attr-defined]
         elif name in SCADA_OPEN:
             self._scada_open(index, ts, name)
         elif name in SCADA_CLOSE:
@@ -185,6 +185,7 @@ class OutageCorrelator:
             return  # a gasp read after the meter came back: old news of an outage already over
         feeder = int(self.model.feeder_index[meter])
         self.state.pending.setdefault(feeder, {})[meter] = ts
+        self.state.back.pop(meter, None)  # dark again: the newest gasp is what counts
         if not seen:
             self.state.unseen.add(meter)
         # the window opens when the gasp arrives (its batch's newest credible stamp), not at its own stamp: a
@@ -201,15 +202,21 @@ class OutageCorrelator:
             return ts > back
         return outage.closed_ns is not None and ts > outage.closed_ns + int(self.config.clock_skew_s * SECOND)
 
-    def _alive(self, device: int, ts: int, stamp: int) -> None:
+    def _alive(self, device: int, ts: int, stamp: int, *, answered: bool = True) -> None:
         """A meter with power, or a transformer some of whose meters report power (then it is energised, but
-        a silent meter below it may still be out on its own)."""
-        self.state.alive[device] = max(ts, self.state.alive.get(device, 0))
+        a silent meter below it may still be out on its own). Only a meter that `answered` (a ping, a read)
+        counts against locating a fault above it: "power restored" says it was out before (its gasp lost)."""
         if self.topology.is_meter[device]:
             if not self._fresh(device, stamp, dark=False):
                 return
             feeder = int(self.model.feeder_index[device])
-            self.state.pending.get(feeder, {}).pop(device, None)
+            if device in self.state.pending.get(feeder, {}):
+                # back before its fault was located (a momentary shorter than the window): it still tells
+                # that its area went dark at its gasp, so it stays evidence, and the outage starts restored
+                self.state.back[device] = ts
+                return
+        if answered:
+            self.state.alive[device] = max(ts, self.state.alive.get(device, 0))
         outage = self._covering(device)
         if outage is None or not self._after_darkness(outage, device, ts):
             return
@@ -375,6 +382,7 @@ class OutageCorrelator:
         meters = np.fromiter(pending, dtype=np.int64, count=len(pending))
         for meter in meters[self.topology.covers(outage.device, meters)].tolist():
             outage.dark[meter] = pending.pop(meter)
+            self._came_back(outage, meter)
         if outage.dark and "ami" not in outage.sources:
             outage.sources = sorted({*outage.sources, "ami"})
 
@@ -426,7 +434,7 @@ class OutageCorrelator:
         their evidence (the devices below the one that opened, raised and then merged)."""
         pending = self.state.pending.pop(feeder)
         meters = np.fromiter(pending, dtype=np.int64, count=len(pending))
-        start = min(pending.values())
+        start = onset(list(pending.values()), self.config)  # not a stray slow clock minutes earlier
         name = self.model.feeders[feeder]
         # outages located moments ago are this fault seen in part: their meters count again (a lateral grows
         # from its first transformer); older ones are other faults: their meters are out already
@@ -455,17 +463,25 @@ class OutageCorrelator:
                 continue
             group = {m: pending[m] for m in meters[inside].tolist()}
             existing = self.state.outages.get(self.state.by_device.get(device, ""))
-            if existing is not None:
-                existing.dark.update(group)
-                continue
             start = onset(list(group.values()), self.config)
-            if young_after is not None and start > young_after:
+            if existing is None and young_after is not None and start > young_after:
                 self._defer(feeder, group, start)
                 continue
-            outage = self._open(device, start, ["ami"], dark=group, opened_ns=arrived_ns)
-            outage.start_seen = any(m not in self.state.unseen for m in group)
+            if existing is not None:
+                existing.dark.update(group)
+            else:
+                existing = self._open(device, start, ["ami"], dark=group, opened_ns=arrived_ns)
+                existing.start_seen = any(m not in self.state.unseen for m in group)
+            for meter in group:
+                self._came_back(existing, meter)
         waiting = self.state.pending.get(feeder, {})
         self.state.unseen.difference_update(m for m in meters.tolist() if m not in waiting)
+
+    def _came_back(self, outage: OpenOutage, meter: int) -> None:
+        back = self.state.back.pop(meter, None)
+        if back is not None:
+            outage.restored.setdefault(meter, back)
+            outage.last_change_ns = max(outage.last_change_ns, back)
 
     def _defer(self, feeder: int, group: dict[int, int], start: int) -> None:
         """Put a young fault's meters back to wait for a window opening at its onset."""

@@ -54,6 +54,7 @@ class CorrelatorState(msgspec.Struct, kw_only=True):
     finished: dict[int, str] = {}  # device → id of its latest finished outage (for gasps read late)
     pending: dict[int, dict[int, int]] = {}  # feeder index → meter → dark since (not yet located)
     unseen: set[int] = set()  # pending meters known dark only from an interval read
+    back: dict[int, int] = {}  # pending meters that reported power again before being located → when
     pending_first: dict[int, int] = {}  # feeder index → earliest pending dark time (its window)
     meters: dict[int, int] = {}
     alive: dict[int, int] = {}  # meter or transformer → newest time it had power

@@ -147,6 +147,17 @@ def test_a_recloser_cycle_is_momentary_not_sustained(model: GridModel, field: Fi
     assert records[0].end_ns == T0 + 21 * SECOND
 
 
+def test_a_momentary_over_before_its_gasps_are_located_is_still_one_momentary(model: GridModel) -> None:
+    """The SCADA trip is lost and power is back before the window closes: 'power restored' is no proof that
+    the area had power (those meters were out), so the recloser is blamed, once, as a momentary."""
+    recloser = first_of(model, "recloser", with_meters=50)
+    field = Field(model, seed=4)
+    events = field.gasps(recloser, T0, loss=0.2) + field.restored(recloser, T0 + 3 * SECOND)
+    events.append(tick(model, model.feeder_of(recloser), T0 + 20 * SECOND))
+    out = latest(run(OutageCorrelator(model), events, T0 + 400 * SECOND))
+    assert [(o.device, o.state) for o in out.values()] == [(recloser, "momentary")]
+
+
 def test_a_locked_out_recloser_is_raised_within_seconds(model: GridModel, field: Field) -> None:
     recloser = first_of(model, "recloser", with_meters=50)
     events = [field.scada(recloser, T0, "trip"), field.scada(recloser, T0 + SECOND, "reclose"),
