@@ -30,7 +30,7 @@ from gridmon.errors import ConfigError
 from gridmon.records import Anomaly
 
 Label = Literal["false_alarm", "confirmed"]
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: long-run variance blocks replace the lag-1 correlation of the peer CUSUM
 PMU_DATA_INVALID = 0x8000
 INTERRUPTION_COLUMN = {"pmu": "va", "sensor": "voltage_v", "meter": "voltage_v"}
 MAX_THRESHOLD_SCALE = 4.0

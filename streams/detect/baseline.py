@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from gridmon.detect.columns import Batch, group_last, group_starts, previous_in_group, rank_in_group
+from gridmon.detect.columns import Batch, group_last, group_starts, rank_in_group
 from gridmon.detect.context import DeviceParams
 from gridmon.detect.lifecycle import MAJOR, WARNING, ChannelSpec, Signal, graded
 
@@ -24,7 +24,12 @@ BASELINE_COLUMNS = {
 }
 
 PEER_COLUMNS = ("va", "voltage_v")
-CORRELATION_MEMORY_SAMPLES = 1_000.0
+# batch means: blocks of 4…256 samples see correlation from a few samples to minutes (1 s sensors), hours
+# (1-minute sensors); each block size forgets over this many samples, and one block moves its estimate by at
+# most LONG_RUN_CLIP × the estimate (a drift must not teach that drifting is normal within seconds)
+BLOCK_SAMPLES = (4, 16, 64, 256)
+LONG_RUN_MEMORY_SAMPLES = 2_000.0
+LONG_RUN_CLIP = 9.0
 
 
 class EwmaState:
@@ -38,15 +43,19 @@ class EwmaState:
         self.interval_s = np.full(devices, np.nan)
         self.cusum_up = np.zeros(devices)  # one-sided CUSUMs of the standardised value (peer metrics)
         self.cusum_down = np.zeros(devices)
-        self.last_z = np.full(devices, np.nan)  # lag-1 autocorrelation of z, decayed sums per device
-        self.z_lag_product = np.zeros(devices)
-        self.z_square = np.zeros(devices)
+        # long-run variance of z by batch means, one row per block size: the open block's sum and length,
+        # and the decayed mean of (block sum)² / block length over finished blocks (1 = white noise)
+        self.block_sum = np.zeros((len(BLOCK_SAMPLES), devices))
+        self.block_count = np.zeros((len(BLOCK_SAMPLES), devices), dtype=np.int64)
+        self.long_run_var = np.ones((len(BLOCK_SAMPLES), devices))
+        self.long_run_blocks = np.zeros((len(BLOCK_SAMPLES), devices), dtype=np.int64)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"count": self.count, "shift": self.shift, "mean": self.mean, "square": self.square,
                 "interval_s": self.interval_s, "cusum_up": self.cusum_up,
-                "cusum_down": self.cusum_down, "last_z": self.last_z, "z_lag_product": self.z_lag_product,
-                "z_square": self.z_square}  # fmt: skip
+                "cusum_down": self.cusum_down, "block_sum": self.block_sum,
+                "block_count": self.block_count, "long_run_var": self.long_run_var,
+                "long_run_blocks": self.long_run_blocks}  # fmt: skip
 
     def std(self, dev: np.ndarray) -> np.ndarray:
         return np.sqrt(np.maximum(self.square[dev] - self.mean[dev] ** 2, 0.0))
@@ -120,9 +129,12 @@ class BaselineDetector:
             if np.isfinite(values).any():
                 yield self.spec(column), self.score(column, batch, values)
             if column in PEER_COLUMNS:
-                residual = self.peer_residual(batch, values, None if kind == "pmu" else self._interval(kind))
+                metric = f"{column}_peer_pu"
+                offset = self.learned_offset(metric, batch)
+                residual = self.peer_residual(
+                    batch, values, None if kind == "pmu" else self._interval(kind), offset
+                )
                 if np.isfinite(residual).any():
-                    metric = f"{column}_peer_pu"
                     interval = self._interval(kind)
                     yield self.spec(f"{metric}_cusum"), self.cusum(metric, batch, residual, interval)
                     yield self.spec(metric), self.score(metric, batch, residual)
@@ -132,15 +144,29 @@ class BaselineDetector:
             return np.full(self.devices, np.nan)
         return self.interval_of(kind)
 
+    def learned_offset(self, metric: str, batch: Batch) -> np.ndarray:
+        """Per row: the device's usual peer residual (its level against its zone's), 0 until learned."""
+        state = self.state(metric)
+        dev = batch.device_idx
+        return np.where(state.count[dev] > 0, state.shift[dev] + state.mean[dev], 0.0)
+
     def peer_residual(
-        self, batch: Batch, values: np.ndarray, interval: np.ndarray | None = None
+        self,
+        batch: Batch,
+        values: np.ndarray,
+        interval: np.ndarray | None = None,
+        offset: np.ndarray | None = None,
     ) -> np.ndarray:
         """Per-unit value minus the median of its zone at the same instant: what the device does that its
         neighbours do not (a drifting or miscalibrated sensor, a local fault), free of shared load swings.
-        The median keeps one faulty neighbour from making the healthy ones look wrong. PMU frames are
-        time-aligned by standard; other devices sample on their own phase, so "the same instant" is the
-        same slot of their usual (median learned) interval."""
+        The median keeps one faulty neighbour from making the healthy ones look wrong. The median is taken
+        over the values less each device's `offset` (its usual level against the zone): devices of a zone sit
+        a few % apart (tap positions, line drop: ten times the noise), and without it a device drifting
+        through the pack moved the median by the gap between two neighbours' levels, so the healthy
+        neighbours looked like they drifted. PMU frames are time-aligned by standard; other devices sample
+        on their own phase, so "the same instant" is the same slot of their usual (median learned) interval."""
         pu = values / self.params.nominal_v[batch.device_idx]
+        offset = np.zeros(len(pu)) if offset is None else offset
         valid = np.flatnonzero(np.isfinite(pu))
         residual = np.full(len(pu), np.nan)
         if not len(valid):
@@ -153,15 +179,16 @@ class BaselineDetector:
             stamps = stamps // slot_ns if slot_ns > 0 else stamps
         _, instant = np.unique(stamps, return_inverse=True)
         key = instant * self.params.zones + self.params.zone_idx[batch.device_idx[valid]]
-        order = np.lexsort((pu[valid], key))
+        level = pu[valid] - offset[valid]
+        order = np.lexsort((level, key))
         sorted_key = key[order]
         starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
         counts = np.diff(np.r_[starts, len(order)])
-        sorted_pu = pu[valid][order]
-        median = 0.5 * (sorted_pu[starts + (counts - 1) // 2] + sorted_pu[starts + counts // 2])
+        sorted_level = level[order]
+        median = 0.5 * (sorted_level[starts + (counts - 1) // 2] + sorted_level[starts + counts // 2])
         group = np.repeat(np.arange(len(starts)), counts)
         enough = counts[group] >= self.peer_min_devices[batch.device_idx[valid][order]]
-        residual[valid[order]] = np.where(enough, sorted_pu - median[group], np.nan)
+        residual[valid[order]] = np.where(enough, pu[valid][order] - median[group], np.nan)
         return residual
 
     def score(self, metric: str, batch: Batch, values: np.ndarray, scale: np.ndarray | None = None) -> Signal:
@@ -193,7 +220,7 @@ class BaselineDetector:
         with np.errstate(invalid="ignore"):
             z = (values - state.shift[dev] - state.mean[dev]) / self._sd(metric, state, dev)
         z = np.clip(np.where(warm, z, 0.0), -self.cusum_clip_z, self.cusum_clip_z)
-        z = z / self._inflation(state, dev, starts, z, warm)
+        z = z / self._inflation(state, dev, z, warm)
         k = self.cusum_k
         up = _lindley(np.where(warm, z - k, -k), state.cusum_up[dev], starts)
         down = _lindley(np.where(warm, -z - k, -k), state.cusum_down[dev], starts)
@@ -204,26 +231,17 @@ class BaselineDetector:
         clear = valid & (statistic < 0.5 * level_h)
         return Signal(dev, batch.ts, starts, level, clear, statistic / level_h, values)
 
-    def _inflation(
-        self, state: EwmaState, dev: np.ndarray, starts: np.ndarray, z: np.ndarray, warm: np.ndarray
-    ) -> np.ndarray:
-        """sqrt((1 + φ) / (1 - φ)) per row, φ the device's learned lag-1 autocorrelation of z (state at batch
-        start): a sum of correlated readings wanders that much further than one of independent ones, so
-        without it any slowly wandering signal would look like a drift."""
-        previous = previous_in_group(np.where(warm, z, np.nan), state.last_z[dev], starts)
-        pair = warm & np.isfinite(previous)
-        total = len(state.count)
-        pairs = np.bincount(dev[pair], minlength=total).astype(np.float64)
-        keep = 0.5 ** (pairs / CORRELATION_MEMORY_SAMPLES)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            phi = np.clip(state.z_lag_product / state.z_square, 0.0, 0.999)
-        phi = np.nan_to_num(phi)[dev]
-        state.z_lag_product *= keep
-        state.z_lag_product += np.bincount(dev[pair], (z * previous)[pair], total)
-        state.z_square *= keep
-        state.z_square += np.bincount(dev[pair], (z * z)[pair], total)
-        state.last_z[dev[warm]] = z[warm]
-        return np.sqrt((1.0 + phi) / (1.0 - phi))
+    def _inflation(self, state: EwmaState, dev: np.ndarray, z: np.ndarray, warm: np.ndarray) -> np.ndarray:
+        """Per row, sqrt of the long-run variance of z (state at batch start, at least 1): a sum of
+        correlated readings wanders that much further than one of independent ones, so without it any
+        slowly wandering signal would look like a drift. Estimated by batch means at several block sizes
+        (the largest wins): the lag-1 autocorrelation alone understated it for a slow wander mixed with
+        white noise. Finished blocks are learned afterwards."""
+        inflation = np.sqrt(np.maximum(state.long_run_var.max(axis=0), 1.0))[dev]
+        rows = np.flatnonzero(warm)
+        for scale, size in enumerate(BLOCK_SAMPLES):
+            _learn_blocks(state, scale, size, dev[rows], z[rows])
+        return inflation
 
     def _cusum_h(self, interval: np.ndarray) -> np.ndarray:
         # Siegmund: in-control ARL ≈ exp(2k(h + 1.166)) / (2k²) for unit-variance increments
@@ -273,6 +291,61 @@ class BaselineDetector:
         interval = np.where(np.isnan(state.interval_s), 1.0, np.maximum(state.interval_s, 1e-3))
         alpha = 1.0 - 0.5 ** np.minimum(interval / self.half_life_s, 1.0)
         return np.maximum(alpha, 1.0 / (state.count + 2.0))
+
+
+def _learn_blocks(state: EwmaState, scale: int, size: int, dev: np.ndarray, z: np.ndarray) -> None:
+    """Cut each device's z (rows sorted by device, then time) into blocks of `size` samples, carrying the
+    open block across batches, and fold every finished block's (sum)² / size into the long-run variance."""
+    if not len(dev):
+        return
+    starts = group_starts(dev)
+    position = state.block_count[scale, dev] + rank_in_group(starts)
+    block = position // size
+    first = np.r_[True, (dev[1:] != dev[:-1]) | (block[1:] != block[:-1])]
+    bounds = np.flatnonzero(first)
+    sums = np.add.reduceat(z, bounds)
+    seg_dev, seg_block = dev[bounds], block[bounds]
+    sums += np.where(seg_block == 0, state.block_sum[scale, seg_dev], 0.0)  # the block carried over
+    ends = np.r_[bounds[1:], len(dev)] - 1
+    finished = position[ends] % size == size - 1
+    done_dev = seg_dev[finished]
+    variance = sums[finished] ** 2 / size
+    prior = state.long_run_var[scale, done_dev]
+    variance = np.minimum(variance, LONG_RUN_CLIP * prior)
+    devices = len(state.count)
+    blocks = np.bincount(done_dev, minlength=devices)
+    # sequentially per finished block: v ← v + w (c - v), w = max(forgetting, 1 / (blocks seen + 2)): a
+    # running mean while young (the white-noise prior counts as one block, so a slow wander is learned
+    # within a few blocks instead of dozens), then exponential forgetting
+    forget = 1.0 - 0.5 ** (size / LONG_RUN_MEMORY_SAMPLES)
+    order = np.arange(len(done_dev)) - group_starts(done_dev) if len(done_dev) else done_dev
+    seen_before = state.long_run_blocks[scale, done_dev] + order
+    weight = np.maximum(forget, 1.0 / (seen_before + 2.0))
+    _fold_sequential(state.long_run_var[scale], done_dev, variance, weight)
+    state.long_run_blocks[scale] += blocks
+    last = ends[group_last(starts)[ends]]
+    last_dev, open_block = dev[last], ~(position[last] % size == size - 1)
+    state.block_sum[scale, last_dev] = np.where(
+        open_block, sums[np.searchsorted(bounds, last, "right") - 1], 0.0
+    )
+    state.block_count[scale, last_dev] = np.where(open_block, position[last] % size + 1, 0)
+
+
+def _fold_sequential(target: np.ndarray, dev: np.ndarray, values: np.ndarray, weight: np.ndarray) -> None:
+    """target[d] ← target[d] + w (x - target[d]) for each (d, x, w) in order (rows sorted by device), in
+    closed form: the result is Π(1 - w) target + Σ w_j x_j Π_{i>j}(1 - w_i) per device."""
+    if not len(dev):
+        return
+    starts = group_starts(dev)
+    log_keep = np.log1p(-np.minimum(weight, 1.0 - 1e-12))
+    total = np.cumsum(log_keep)
+    after = np.bincount(dev, log_keep, len(target))[dev] - (
+        total - np.cumsum(log_keep)[starts] + log_keep[starts]
+    )
+    contribution = np.bincount(dev, weight * values * np.exp(after), len(target))
+    devices = np.unique(dev)
+    target[devices] = np.exp(np.bincount(dev, log_keep, len(target))[devices]) * target[devices]
+    target[devices] += contribution[devices]
 
 
 def _lindley(steps: np.ndarray, prior: np.ndarray, group_start: np.ndarray) -> np.ndarray:
