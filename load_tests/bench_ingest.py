@@ -1,11 +1,11 @@
 """Ingest decode speed: readings/s of `IngestProcessor.process` against the pre-#9 path, same messages, same run.
 
-Run: .venv/bin/python load_tests/bench_ingest.py [--size medium] [--seconds 120] [--batch-messages 400]
+Run: .venv/bin/python load_tests/bench_ingest.py [--size medium] [--seconds 120] [--batches live 400 4000]
 
 Method (docs/performance.md, "Ingest decode"): the simulator's traffic on a generated grid (scenario `mixed`,
-AMI interval 60 s; SCADA from the `storm` scenario, where breakers and fault indicators actually talk) is cut
-per kind into batches of `--batch-messages` messages in delivery order, as the worker's batch consumer hands
-them over. Each batch goes through `ReferenceIngest` (the decode → Struct per reading → transpose path that
+AMI interval 60 s; SCADA from `storm` runs, where breakers and fault indicators actually talk) is cut per
+kind into batches in delivery order: `live` = what 0.3 s of delivery brings (a paced worker's batch window),
+or N messages (a worker catching up). Each batch goes through `ReferenceIngest` (the decode → Struct per reading → transpose path that
 #9 replaced, kept here only as the yardstick) and through the product's `IngestProcessor`, alternately, each
 with a fresh duplicate memory; the best of `--repeats` passes counts. The two outputs are compared column by
 column and dead letter by dead letter first, so the figures are for the same work. Prints one JSON document.
@@ -33,9 +33,9 @@ import orjson
 from gridmon.ingest import IngestBatch, IngestProcessor, RawMessage
 from gridmon.ingest.deadletters import dead_letter
 from gridmon.ingest.validate import (
+    RANGES,
     DeviceRegistry,
     Rejection,
-    range_rejections,
     time_rejections,
     unknown_device_rejections,
 )
@@ -235,6 +235,22 @@ class _ReferenceDuplicates:
         return self._previous[key] if first is None else first
 
 
+def _range_rejections(kind: str, columns: dict[str, Any]) -> list[Rejection]:
+    rejections = []
+    for rule in RANGES[kind]:
+        values = columns[rule.column]
+        bad = ~((values >= rule.low) & (values <= rule.high)) & ~np.isnan(values)
+        bad |= np.isinf(values)
+        rows = np.flatnonzero(bad)
+        if rows.size:
+            details = [
+                f"{rule.column}={float(values[r])!r} outside [{rule.low:g}, {rule.high:g}] {rule.unit}"
+                for r in rows
+            ]
+            rejections.append(Rejection(rows, "out_of_range", details))
+    return rejections
+
+
 class ReferenceIngest:
     """The ingest step as it was before #9: one Struct per reading, transposed into columns."""
 
@@ -257,7 +273,7 @@ class ReferenceIngest:
                 columns[f"{phase}_angle"] = 180.0 - np.mod(180.0 - columns[f"{phase}_angle"], 360.0)
         device_idx = self.registry.index_of(columns["device"])
         now = now_ns or time.time_ns()
-        rejections = range_rejections(self.kind, columns)
+        rejections = _range_rejections(self.kind, columns)
         rejections += time_rejections(
             columns["ts"], now, self.settings.max_future_skew_s, self.settings.max_event_age_s
         )
@@ -332,38 +348,63 @@ class Traffic:
     readings: dict[str, int]
 
 
+@dataclass
+class Simulated:
+    """Each kind's messages in delivery order, with the simulator chunk (window of delivery time) of each."""
+
+    messages: dict[str, list[tuple[int, RawMessage]]]
+    end_ns: int
+    readings: dict[str, int]
+
+    def cut(self, batch: str) -> Traffic:
+        """`live`: one batch per kind and window (what a paced worker gets); a number: that many messages."""
+        batches: dict[str, list[list[RawMessage]]] = {}
+        for kind, tagged in self.messages.items():
+            if batch == "live":
+                windows: dict[int, list[RawMessage]] = defaultdict(list)
+                for window, message in tagged:
+                    windows[window].append(message)
+                batches[kind] = list(windows.values())
+            else:
+                size, messages = int(batch), [message for _, message in tagged]
+                batches[kind] = [messages[i : i + size] for i in range(0, len(messages), size)]
+        return Traffic(batches, self.end_ns, self.readings)
+
+
 def simulate_traffic(
-    size: str, seconds: float, batch_messages: int, storm_seeds: int = 1
-) -> tuple[Any, Traffic]:
-    """The simulator's messages per kind; SCADA from `storm_seeds` storms (one storm sends ~300 SCADA readings)."""
+    size: str, seconds: float, storm_seeds: int = 1, window_s: float = 0.3
+) -> tuple[Any, Simulated]:
+    """The simulator's messages per kind, delivered in windows of `window_s` (the worker's batch window);
+    SCADA from `storm_seeds` storms (one storm sends ~300 SCADA readings)."""
     from gridmon.grid.generate import generate
     from gridmon.simulate import Simulator
     from gridmon.simulate.realities import Rates
 
     model = generate(size, seed=1)
-    by_kind: dict[str, list[bytes]] = defaultdict(list)
+    values: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
     end_ns = 0
     runs: list[tuple[str, int, tuple[str, ...]]] = [("mixed", 1, ("pmu", "sensor", "meter"))]
     runs += [("storm", seed, ("scada",)) for seed in range(1, storm_seeds + 1)]
+    window = 0
     for scenario, seed, kinds in runs:
-        simulator = Simulator(
-            model, scenario, seed=seed, duration_s=seconds, rates=Rates(meter_interval_s=60)
-        )
+        rates = Rates(meter_interval_s=60)
+        simulator = Simulator(model, scenario, seed=seed, duration_s=seconds, rates=rates, chunk_s=window_s)
         end_ns = max(end_ns, simulator.end_ns)
         for batch in simulator.batches():
+            window += 1
             for topic, _key, value in batch.messages:
                 kind = topic.rpartition(".")[2]
                 if kind in kinds:
-                    by_kind[kind].append(value)
-    batches: dict[str, list[list[RawMessage]]] = {}
+                    values[kind].append((window, value))
+    messages: dict[str, list[tuple[int, RawMessage]]] = {}
     readings: dict[str, int] = {}
     for kind in KINDS:
-        messages = [
-            RawMessage(f"grid.{kind}", 0, offset, value) for offset, value in enumerate(by_kind[kind])
+        messages[kind] = [
+            (window, RawMessage(f"grid.{kind}", 0, offset, value))
+            for offset, (window, value) in enumerate(values[kind])
         ]
-        batches[kind] = [messages[i : i + batch_messages] for i in range(0, len(messages), batch_messages)]
-        readings[kind] = sum(len(orjson.loads(m.value or b"{}")["readings"]) for m in messages)
-    return model, Traffic(batches, end_ns, readings)
+        readings[kind] = sum(len(orjson.loads(value)["readings"]) for _, value in values[kind])
+    return model, Simulated(messages, end_ns, readings)
 
 
 def same_output(reference: IngestBatch, product: IngestBatch) -> str | None:
@@ -431,6 +472,7 @@ def measure(model: Any, traffic: Traffic, settings: Settings, repeats: int) -> d
             "messages": sum(map(len, batches)),
             "readings": readings,
             "batches": len(batches),
+            "readings_per_batch": round(readings / max(1, len(batches)), 1),
             "readings_per_message": round(readings / max(1, sum(map(len, batches))), 1),
             "reference_readings_per_s": round(readings / old),
             "product_readings_per_s": round(readings / new),
@@ -451,27 +493,23 @@ def main() -> None:
     parser.add_argument("--size", default="medium", choices=("small", "medium", "large"))
     parser.add_argument("--seconds", type=float, default=120.0, help="simulated event time")
     parser.add_argument(
-        "--batch-messages",
-        type=int,
+        "--batches",
         nargs="+",
-        default=[400, 4000],
-        help="messages per ingest batch: 400 is what Faust's take_events delivered (round 2), 4000 a batch consumer",
+        default=["live", "400", "4000"],
+        help="`live`: per kind, what 0.3 s of delivery brings (a paced worker); N: N messages (400 is what "
+        "Faust's take_events delivered in round 2, 4000 a batch consumer catching up)",
     )
     parser.add_argument("--storm-seeds", type=int, default=6, help="storms simulated for SCADA traffic")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     started = time.perf_counter()
     settings = load_settings()
+    model, simulated = simulate_traffic(args.size, args.seconds, args.storm_seeds)
     runs = []
-    for batch_messages in args.batch_messages:
-        model, traffic = simulate_traffic(args.size, args.seconds, batch_messages, args.storm_seeds)
-        results = measure(model, traffic, settings, args.repeats)
+    for batch in args.batches:
+        results = measure(model, simulated.cut(batch), settings, args.repeats)
         runs.append(
-            {
-                "batch_messages": batch_messages,
-                "kinds": results,
-                "min_speedup": min(r["speedup"] for r in results.values()),
-            }
+            {"batches": batch, "kinds": results, "min_speedup": min(r["speedup"] for r in results.values())}
         )
     report = {
         "size": args.size,

@@ -12,6 +12,7 @@ import numpy as np
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio
+_SCALAR_TAIL = 16  # rows left when probing goes on one key at a time
 
 
 def reading_keys(device_idx: np.ndarray, ts: np.ndarray, event_codes: np.ndarray | None) -> np.ndarray:
@@ -88,13 +89,18 @@ class KeyTable:
         if not self.count:
             return found, positions
         rows, slots, last = np.arange(len(keys)), self._home(keys), len(self.keys) - 1
-        while rows.size:
+        wanted = keys
+        while len(rows) > _SCALAR_TAIL:
             used = self.used[slots]
-            match = used & (self.keys[slots] == keys[rows])
+            match = used & (self.keys[slots] == wanted)
             found[rows[match]] = True
             positions[rows[match]] = self.positions[slots[match]]
             probe_on = used & ~match
-            rows, slots = rows[probe_on], (slots[probe_on] + 1) & last
+            rows, slots, wanted = rows[probe_on], (slots[probe_on] + 1) & last, wanted[probe_on]
+        for row, slot, key in zip(rows.tolist(), slots.tolist(), wanted.tolist(), strict=True):
+            slot = self._probe(slot, key)
+            if self.used[slot]:
+                found[row], positions[row] = True, self.positions[slot]
         return found, positions
 
     def insert(self, keys: np.ndarray, positions: np.ndarray) -> None:
@@ -102,7 +108,7 @@ class KeyTable:
         if 2 * (self.count + len(keys)) > len(self.keys):
             self._grow(self.count + len(keys))
         rows, slots, last = np.arange(len(keys)), self._home(keys), len(self.keys) - 1
-        while rows.size:
+        while len(rows) > _SCALAR_TAIL:
             free = ~self.used[slots]
             # distinct keys racing for one free slot: one write lands, the slot then holds the winner's key
             self.keys[slots[free]] = keys[rows[free]]
@@ -110,7 +116,22 @@ class KeyTable:
             self.used[slots[won]] = True
             self.positions[slots[won]] = positions[rows[won]]
             rows, slots = rows[~won], (slots[~won] + 1) & last
+        for row, slot in zip(rows.tolist(), slots.tolist(), strict=True):
+            free_slot = self._probe(slot, int(keys[row]))
+            self.keys[free_slot], self.positions[free_slot], self.used[free_slot] = (
+                keys[row],
+                positions[row],
+                True,
+            )
         self.count += len(keys)
+
+    def _probe(self, slot: int, key: int) -> int:
+        """The slot holding `key`, or the free slot where the probe from `slot` ends (the last rows of a batch:
+        a numpy round per probe step would cost more than these few scalar steps)."""
+        last = len(self.keys) - 1
+        while self.used[slot] and int(self.keys[slot]) != key:
+            slot = (slot + 1) & last
+        return slot
 
     def _grow(self, entries: int) -> None:
         keys, positions = self.keys[self.used], self.positions[self.used]

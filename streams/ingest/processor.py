@@ -26,9 +26,6 @@ from gridmon.records import READING_TYPES, DeadLetter
 from gridmon.settings import Settings
 
 EVENT_COLUMN = {"meter": "event", "scada": "event"}
-# kinds whose batches name the same devices many times (frames, samples, state changes); a head-end batch
-# names each meter about once, so collapsing it first would only add a pass
-REPEATING_DEVICES = frozenset({"pmu", "sensor", "scada"})
 
 
 @dataclass
@@ -86,10 +83,11 @@ class IngestProcessor:
         return IngestBatch(self.kind, len(messages), accepted, device_idx[keep], dead)
 
     def _device_indexes(self, devices: list[str]) -> np.ndarray:
-        """Each distinct device is looked up once: a PDC or gateway sends the same few devices many times."""
-        if self.kind not in REPEATING_DEVICES:
-            return self.registry.index_of(devices)
+        """Each distinct device is looked up once when a batch repeats devices (a PDC's frames, a catching-up
+        gateway); the pass that finds them also computes each id's hash, which the direct lookup reuses."""
         distinct = list(dict.fromkeys(devices))
+        if 2 * len(distinct) > len(devices):
+            return self.registry.index_of(devices)
         indexes = self.registry.index_of(distinct)
         lookup = dict(zip(distinct, indexes.tolist(), strict=True))
         return np.fromiter(map(lookup.__getitem__, devices), indexes.dtype, len(devices))
@@ -142,11 +140,14 @@ def _normalise(kind: str, columns: dict[str, Any]) -> None:
     """Angles to (-180, 180] degrees; times are already int64 UTC ns."""
     if kind != "pmu":
         return
-    for phase in ("va", "vb", "vc", "ia", "ib", "ic"):
-        angles = columns[f"{phase}_angle"]  # a fresh array of this batch: wrapped in place
+    names = [f"{phase}_angle" for phase in ("va", "vb", "vc", "ia", "ib", "ic")]
+    angles = np.stack([columns[name] for name in names], axis=1)
+    if not ((angles <= -180.0) | (angles > 180.0)).any():  # most PMUs send (-180, 180]: values stay as sent
+        return
+    for name in names:
+        angles = columns[name]  # a fresh array of this batch: wrapped in place
         outside = (angles <= -180.0) | (angles > 180.0)
-        if outside.any():  # most PMUs already send (-180, 180]: those values stay bit for bit
-            angles[outside] = 180.0 - np.mod(180.0 - angles[outside], 360.0)
+        angles[outside] = 180.0 - np.mod(180.0 - angles[outside], 360.0)
 
 
 def _select(columns: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:

@@ -41,7 +41,8 @@ def accounted(batch: IngestBatch) -> int:
 
 
 def test_simulated_traffic_gives_the_reference_columns_and_dead_letters() -> None:
-    model, traffic = simulate_traffic("small", 20.0, batch_messages=50)
+    model, simulated = simulate_traffic("small", 20.0)
+    traffic = simulated.cut("50")
     settings = load_settings()
     for kind, batches in traffic.batches.items():
         product, reference = IngestProcessor(kind, settings, model), ReferenceIngest(kind, settings, model)
