@@ -8,7 +8,8 @@ Method (docs/detect.md): per 1 s chunk of event time, the messages the simulator
 to `OutageCorrelator.process`, as `assemble_components` wires them (`bank.outage_of` is the correlator's
 active-outage lookup, so anomalies inside a located outage are suppressed, as in the real pipeline). A fault
 counts as detected when a raised anomaly (newest version not `suppressed`) on a related device overlaps its
-span (30 s tolerance, as `gridmon demo` scores); an anomaly matching no fault is a false positive.
+span (30 s tolerance, as `gridmon demo` scores; a device with a simulated wrong clock is matched in true
+time); an anomaly matching no fault is a false positive.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from gridmon.demo.scoring import Span, overlaps
@@ -54,7 +56,9 @@ class Run:
     anomalies: dict[str, Anomaly] = field(default_factory=dict)
     outages: dict[str, Outage] = field(default_factory=dict)
     readings: Counter[str] = field(default_factory=Counter)
-    skewed: set[str] = field(default_factory=set)  # devices whose clock the simulator set off
+    skewed: dict[str, int] = field(
+        default_factory=dict
+    )  # devices whose clock the simulator set off → skew ns
     targets: dict[str, frozenset[str]] = field(default_factory=dict)  # fault id → devices that show it
     first_seen: dict[str, int] = field(default_factory=dict)  # record id → simulated clock when first emitted
     wall_s: float = 0.0
@@ -102,7 +106,7 @@ def simulate(model: GridModel, seed: int, duration_s: float, scenario: str) -> R
     simulator = Simulator(model, scenario, seed=seed, duration_s=duration_s, sent_clock="simulated")
     run = Run(seed, duration_s / 3600.0, simulator.truths)
     run.targets = {fault.truth.id: frozenset(fault.targets) for fault in simulator.faults}
-    run.skewed = {d for d in model.ids.tolist() if _skewed(simulator, str(d))}
+    run.skewed = {str(d): skew for d in model.ids.tolist() if (skew := _skew(simulator, str(d)))}
     offsets: Counter[str] = Counter()
     started = time.perf_counter()
     for batch in simulator.batches():
@@ -125,11 +129,11 @@ def simulate(model: GridModel, seed: int, duration_s: float, scenario: str) -> R
     return run
 
 
-def _skewed(simulator: Simulator, device: str) -> bool:
+def _skew(simulator: Simulator, device: str) -> int:
     try:
-        return simulator.clock_skew_ns(device) != 0
+        return simulator.clock_skew_ns(device)
     except (KeyError, IndexError):
-        return False
+        return 0
 
 
 def _keep(
@@ -155,8 +159,19 @@ class KindScore:
     missed: list[str] = field(default_factory=list)
 
 
+def true_time(anomaly: Anomaly, run: Run) -> Anomaly:
+    """The anomaly on the simulator's true clock: a device with a wrong clock stamps what it sees (a swell,
+    a sag) off by its skew; the detectors see the event right and flag the clock apart (clock_skew), so its
+    anomalies are matched to faults after removing the skew the simulator gave it."""
+    skew = run.skewed.get(anomaly.device, 0)
+    if not skew:
+        return anomaly
+    end = None if anomaly.end_ns is None else anomaly.end_ns - skew
+    return msgspec.structs.replace(anomaly, start_ns=anomaly.start_ns - skew, end_ns=end)
+
+
 def score(run: Run, relation: Relation) -> tuple[dict[str, KindScore], list[Anomaly]]:
-    raised = run.raised()
+    raised = [true_time(a, run) for a in run.raised()]
     outages = [Span(o.id, o.device, o.start_ns, o.end_ns, "outage") for o in run.outages.values()]
     kinds: dict[str, KindScore] = defaultdict(KindScore)
     all_matched: set[str] = set()
