@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
 
 from gridmon.ingest.messages import RawMessage
 from gridmon.records import DeadLetter, DeadLetterReason
@@ -27,3 +32,21 @@ def dead_letter(
         device=device,
         original=message.value or b"" if original is None else original,
     )
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def reading_json(columns: Mapping[str, Any], row: int) -> bytes:
+    """One decoded reading as JSON, for the dead letter of a reading rejected inside a good envelope.
+
+    The letter carries the reading, not the envelope: a head-end message holds thousands of reads, and one
+    copy of it per rejected read (a replayed file's duplicates) made dead letters hundreds of MB per batch.
+    Topic, partition and offset still point at the whole message.
+    """
+    return _encode({name: _plain(values[row]) for name, values in columns.items()})
+
+
+def _plain(value: Any) -> Any:
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and not math.isfinite(value) else value

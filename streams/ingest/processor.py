@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from gridmon.ingest.columns import to_columns
-from gridmon.ingest.deadletters import dead_letter
+from gridmon.ingest.deadletters import dead_letter, reading_json
 from gridmon.ingest.decode import EnvelopeDecoder
 from gridmon.ingest.dedup import DuplicateFilter, reading_keys
 from gridmon.ingest.messages import RawMessage
@@ -76,7 +76,8 @@ class IngestProcessor:
                 # the event time makes each reading's detail distinct: dead_letters collapses rows with the
                 # same message, reason, device and detail, which would merge the readings of one envelope
                 detail = f"{details[row]} (reading ts {int(columns['ts'][row])})"
-                dead.append(dead_letter(message, rejection.reason, detail, device=columns["device"][row]))
+                original = reading_json(columns, row)
+                dead.append(dead_letter(message, rejection.reason, detail, columns["device"][row], original))
             keep[fresh] = False
         accepted = _select(columns, keep)
         _add_provenance(accepted, messages, origin[keep], decoded.sent_ns)
