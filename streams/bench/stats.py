@@ -19,8 +19,9 @@ class Throughput:
 
 
 def busy_window(series: Sequence[Sequence[Snapshot]]) -> tuple[float, float]:
-    """From the moment the last worker finished its first batch to the moment the first one ran out of work
-    (its counter stopped moving): a run where every worker had a backlog the whole time."""
+    """From the moment the last worker started on its first batch to the moment the first one ran out of work
+    (its counter stopped moving): a run where every worker had a backlog the whole time. The start is when
+    the batch reached the stages, not when it was done: a batch may hold many seconds of backlog."""
     starts, ends = [], []
     for snapshots in series:
         moving = [
@@ -29,7 +30,8 @@ def busy_window(series: Sequence[Sequence[Snapshot]]) -> tuple[float, float]:
         busy = [s for s in snapshots if s.messages > 0]
         if not busy or not moving:
             raise RuntimeError(f"worker {snapshots[0].worker if snapshots else '?'} processed nothing")
-        starts.append(busy[0].t)
+        started = [s.started_t for s in snapshots if s.started_t is not None]
+        starts.append(started[0] if started else busy[0].t)
         ends.append(moving[-1].t)
     return max(starts), min(ends)
 

@@ -52,6 +52,7 @@ class Snapshot:
     rss_mb: float
     peak_rss_mb: float
     outage_messages: int
+    started_t: float | None = None  # when the worker's first batch reached its stages
 
 
 def worker_main(spec: WorkerSpec, reports: Any, commands: Any) -> None:
@@ -122,8 +123,17 @@ def snapshot(number: int, pipeline: Pipeline) -> Snapshot:
         messages += stage.progress.messages
         readings += stage.progress.readings + stage.progress.dead_letters
     outage_messages = pipeline.outages.progress.messages if pipeline.outages else 0
+    started_t = pipeline.consumer.stats.first_fetched_at
     return Snapshot(
-        number, time.time(), messages, readings, next_offsets, rss_mb(), peak_rss_mb(), outage_messages
+        number,
+        time.time(),
+        messages,
+        readings,
+        next_offsets,
+        rss_mb(),
+        peak_rss_mb(),
+        outage_messages,
+        started_t,
     )
 
 

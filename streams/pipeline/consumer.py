@@ -41,6 +41,7 @@ class BatchStats:
     batches: int = 0
     messages: int = 0
     largest_batch: int = 0
+    first_fetched_at: float | None = None  # wall clock when the first batch reached the stages
     fetch_seconds: float = 0.0
     commits: int = 0
     commits_failed: int = 0
@@ -158,6 +159,8 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
                     return False
 
     async def _handle(self, fetched: list[Any]) -> None:
+        if self.stats.first_fetched_at is None:
+            self.stats.first_fetched_at = time.time()
         by_topic: dict[str, list[RawMessage]] = defaultdict(list)
         for message in fetched:
             if message.error() is not None:

@@ -38,3 +38,14 @@ def test_slope_per_minute_is_flat_for_constant_memory_and_positive_for_growth() 
     t = [0.0, 10.0, 20.0, 30.0]
     assert slope_per_minute(t, [500.0] * 4) == pytest.approx(0.0)
     assert slope_per_minute(t, [500.0, 510.0, 520.0, 530.0]) == pytest.approx(60.0)
+
+
+def test_the_window_starts_when_the_first_batch_reached_the_stages_not_when_it_was_done() -> None:
+    # one big batch from t=1 to t=4 (counter jumps at 4), then steady to t=8; the first batch's work counts
+    snapshots = [
+        Snapshot(0, t, messages, messages, {}, 1.0, 1.0, 0, started_t=1.0)
+        for t, messages in [(0, 0), (1, 0), (2, 0), (3, 0), (4, 300), (5, 400), (6, 500), (7, 600), (8, 600)]
+    ]
+    measured = throughput([snapshots])
+    assert measured.window_s == pytest.approx(6.0)  # t = 1 … 7
+    assert measured.messages_per_s == pytest.approx(600 / 6)
