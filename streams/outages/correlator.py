@@ -56,7 +56,7 @@ class OutageCorrelator:
         self._tin: list[int] = self.topology.tin.tolist()
         self._tout: list[int] = self.topology.tout.tolist()
         self.state = CorrelatorState()
-        self.at_risk_tracker = AtRiskTracker(model, self.config)
+        self.at_risk_tracker = AtRiskTracker(model, self.config, self.topology)
         self.unknown_devices = 0
         self._batch_now = 0  # the newest credible stamp of the batch being applied: when it arrived
         self._advice_cache: dict[int, list[str]] = {}
@@ -124,8 +124,9 @@ class OutageCorrelator:
         return [self._record(o) for o in self.state.outages.values() if o.state not in FINAL]
 
     def at_risk(self) -> list[Anomaly]:
-        """At-risk warnings raised since the last call (repeated momentaries, trips or sags on one device)."""
-        return self.at_risk_tracker.drain()
+        """At-risk warnings raised since the last call (repeated momentaries, trips or sags on one device);
+        a device inside an open outage gets its warning once that outage is over, if it was a short one."""
+        return self.at_risk_tracker.drain(lambda device: self._covering(device) is not None)
 
     def snapshot(self) -> bytes:
         self.state.at_risk = self.at_risk_tracker.state
@@ -152,10 +153,9 @@ class OutageCorrelator:
         elif name == "fault_indicator":
             self._corroborate(index, ts, "scada", below=True)
         elif name == "collapse":
-            self._corroborate(index, ts, source, below=False)
-            self.at_risk_tracker.record(index, ts, "collapse")
+            self._corroborate(index, ts, source, below=False)  # an interruption: its outage counts, if short
         elif name == "sag":
-            self.at_risk_tracker.record(index, ts, "sag")
+            self.at_risk_tracker.sag(index, ts)
 
     def _fresh(self, meter: int, ts: int, dark: bool) -> bool:
         """Record the meter's newest state; True only when it changes (not a duplicate, not older news).
@@ -293,6 +293,22 @@ class OutageCorrelator:
             current = self._cparent[current]
         return None
 
+    def _interrupted(self, device: int, ts: int) -> bool:
+        """An outage at or above `device` was on at `ts`, give or take `merge_window_s` (a sag at its onset or
+        as it restores is the outage seen by a voltage, not a disturbance of its own)."""
+        margin = int(self.config.merge_window_s * SECOND)
+        current = device
+        while current >= 0:
+            for outage_id in (self.state.by_device.get(current), self.state.finished.get(current)):
+                outage = self.state.outages.get(outage_id or "")
+                if outage is None:
+                    continue
+                end = outage.end_ns if outage.end_ns is not None else self.state.max_ts
+                if outage.start_ns - margin <= ts <= end + margin:
+                    return True
+            current = self._cparent[current]
+        return False
+
     def _covering(self, device: int) -> OpenOutage | None:
         """The innermost open outage whose device is `device` or above it."""
         return next(self._coverings(device), None)
@@ -415,6 +431,9 @@ class OutageCorrelator:
     def _advance(self, *, force: bool) -> list[Outage]:
         watermark = self.state.max_ts - int(self.config.allowed_lateness_s * SECOND)
         self._close_windows(force=force)
+        # sags at an outage's onset arrive before its gasps are located: judged once that had time to happen
+        settle = watermark - int((self.config.last_gasp_window_s + self.config.merge_window_s) * SECOND)
+        self.at_risk_tracker.settle(self.state.max_ts if force else settle, self._interrupted)
         out: list[Outage] = []
         self._nested = {}
         for outage in self.state.outages.values():
@@ -596,7 +615,9 @@ class OutageCorrelator:
         momentary = short and (outage.start_seen or outage.tripped)
         outage.state = "momentary" if momentary else "restored"
         if momentary and not self.model.has_scada(str(self.model.ids[outage.device])):
-            self.at_risk_tracker.record(outage.device, outage.start_ns, "momentary")
+            self.at_risk_tracker.record(outage.device, outage.start_ns, "momentary")  # SCADA counted its trip
+        elif not momentary and outage.merged_into is None:
+            self.at_risk_tracker.sustained(outage.device)
         self.state.by_device.pop(outage.device, None)
         self.state.finished[outage.device] = outage.id
         self._advice_cache.pop(outage.device, None)

@@ -41,9 +41,10 @@ class OpenOutage(msgspec.Struct, kw_only=True):
 
 
 class AtRiskState(msgspec.Struct, kw_only=True):
-    operations: dict[int, list[int]] = {}  # device → event times of momentaries, trips, sags
+    operations: dict[int, list[int]] = {}  # equipment → times of its momentaries, trips, sags
     raised: dict[int, int] = {}  # device → when its last warning was raised
     pending: list[tuple[int, int, int]] = []  # (device, first_ts, count) not yet drained
+    sags: list[tuple[int, int]] = []  # (measuring device, ts) of sags not yet settled
 
 
 class CorrelatorState(msgspec.Struct, kw_only=True):

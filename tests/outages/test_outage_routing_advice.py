@@ -83,19 +83,6 @@ def test_advice_isolates_the_section_and_backfeeds_through_the_tie(model: GridMo
     )
 
 
-def test_repeated_recloser_operations_raise_an_at_risk_warning(model: GridModel, field: Field) -> None:
-    recloser = model.devices_of_kind("recloser")[0]
-    correlator = OutageCorrelator(model)
-    warnings = []
-    for hour in range(3):
-        ts = NOW + hour * 3600 * SECOND
-        correlator.process(
-            [field.scada(recloser, ts, "trip"), field.scada(recloser, ts + 5 * SECOND, "reclose")]
-        )
-        warnings += correlator.at_risk()
-    assert [(w.device, w.detector, w.value) for w in warnings] == [(recloser, "at_risk", 3.0)]
-
-
 def test_reliability_indices_follow_ieee_1366(model: GridModel) -> None:
     fuse = model.devices_of_kind("fuse")[0]
     customers = model.customers_below(fuse)
