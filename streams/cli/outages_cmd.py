@@ -1,6 +1,5 @@
-"""`gridmon outages list|show`: outages for people, from ClickHouse (the newest version of each outage).
-
-Queries are parameterized and read the `outages` ReplacingMergeTree through `LIMIT 1 BY id` on version.
+"""`gridmon outages list|show`: outages for people, from ClickHouse (the newest version of each outage), with
+the IEEE 1366 indices (SAIFI, SAIDI, CAIDI, MAIFI) of the period. Queries are parameterized.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from rich.table import Table
 from gridmon.errors import StorageError
 from gridmon.settings import get_settings
 from gridmon.store.client import query_dicts
+from gridmon.store.reliability import ReliabilityIndices, reliability_indices
 
 outages_app = typer.Typer(help="Outages: list them and show one with its history and isolation advice.")
 console = Console()
@@ -63,6 +63,31 @@ def _duration(row: dict[str, Any]) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+def print_reliability(client: Any, start_ns: int, end_ns: int, areas: set[tuple[str, str]] | None) -> None:
+    """The indices of the period for the system and each feeder (or only `areas`: (level, area) pairs)."""
+    try:
+        rows = reliability_indices(client, start_ns, end_ns)
+    except StorageError as exc:  # the outages are shown; the indices need the grid model's dimensions too
+        console.print(f"[yellow]reliability indices unavailable:[/] {exc}")
+        return
+    wanted = (
+        [r for r in rows if (r.level, r.area) in areas] if areas else [r for r in rows if r.level != "zone"]
+    )
+    console.print(
+        f"Reliability (IEEE 1366) of outages starting {_time(start_ns)} – {_time(end_ns)} UTC; "
+        "sustained ≥ 5 min, momentary for MAIFI:"
+    )
+    table = Table("level", "area", "customers", "SAIFI", "SAIDI min", "CAIDI min", "MAIFI", "sustained")
+    for row in wanted:
+        table.add_row(*_indices_cells(row))
+    console.print(table)
+
+
+def _indices_cells(row: ReliabilityIndices) -> list[str]:
+    return [row.level, row.area, str(row.customers_served), f"{row.saifi:.4f}", f"{row.saidi_min:.2f}",
+            f"{row.caidi_min:.1f}", f"{row.maifi:.4f}", str(row.sustained_events)]  # fmt: skip
+
+
 @outages_app.command("list")
 def list_outages(
     hours: float = typer.Option(24.0, help="outages that started in the last N hours"),
@@ -73,20 +98,28 @@ def list_outages(
     limit: int = typer.Option(50, min=1, max=10_000),
 ) -> None:
     """Newest outages, one line each (their latest version)."""
-    since = int((datetime.now(tz=UTC).timestamp() - hours * 3600) * 1e9)
+    now = int(datetime.now(tz=UTC).timestamp() * 1e9)
+    since = now - int(hours * 3600 * 1e9)
+    client = _client()
     table = Table(
         "id", "start (UTC)", "feeder", "device", "scope", "state", "customers", "out", "duration", "by"
     )
-    for row in latest_outages(_client(), since, tuple(state), feeder, limit):
+    for row in latest_outages(client, since, tuple(state), feeder, limit):
         table.add_row(row["id"], _time(row["start_ns"]), row["feeder"], row["device"], row["scope"], row["state"],
                       str(row["customers"]), str(row["customers_out"]), _duration(row), ",".join(row["confirmed_by"]))  # fmt: skip
     console.print(table)
+    print_reliability(client, since, now, {("system", "system"), ("feeder", feeder)} if feeder else None)
 
 
 @outages_app.command("show")
-def show(outage_id: str) -> None:
-    """One outage: where, how big, every state change, and the isolation/restoration advice."""
-    versions = outage_versions(_client(), outage_id)
+def show(
+    outage_id: str,
+    hours: float = typer.Option(24.0, help="reliability indices of outages that started in the last N hours"),
+) -> None:
+    """One outage: where, how big, every state change, the isolation/restoration advice, and the reliability
+    indices of its feeder and zone (the period includes the outage)."""
+    client = _client()
+    versions = outage_versions(client, outage_id)
     if not versions:
         raise StorageError(f"no outage with id {outage_id!r}: see `gridmon outages list`")
     last = versions[-1]
@@ -107,6 +140,11 @@ def show(outage_id: str) -> None:
         console.print("[bold]Advice[/] (for the operator; gridmon never operates switches):")
         for step in advice:
             console.print(f"  {step}")
+    now = int(datetime.now(tz=UTC).timestamp() * 1e9)
+    since = min(now - int(hours * 3600 * 1e9), int(last["start_ns"]))
+    end = max(now, int(last["end_ns"] or 0) + 1, int(last["start_ns"]) + 1)
+    areas = {("system", "system"), ("feeder", last["feeder"]), ("zone", last["zone"])}
+    print_reliability(client, since, end, areas)
 
 
 def register(app: typer.Typer) -> None:
