@@ -1,0 +1,38 @@
+"""The memory breakdown of a worker: arrays attributed by path (once each, views not counted) and RSS per step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gridmon.bench.memory import array_footprint, largest, memory_steps
+from gridmon.settings import Settings
+
+
+@dataclass
+class Inner:
+    window: np.ndarray = field(default_factory=lambda: np.zeros((10, 4)))
+
+
+@dataclass
+class Outer:
+    inner: Inner = field(default_factory=Inner)
+    columns: dict[str, np.ndarray] = field(default_factory=lambda: {"a": np.zeros(5, dtype=np.int32)})
+
+
+def test_footprint_names_each_array_by_path_and_counts_shared_and_view_arrays_once() -> None:
+    outer = Outer()
+    outer.columns["again"] = outer.inner.window  # the same buffer reached twice
+    outer.columns["view"] = outer.inner.window[:2]  # a view owns no buffer
+    found = array_footprint(outer, "bank", modules=(__name__,))
+    assert found == {"bank.inner.window": 320, "bank.columns['a']": 20}
+    assert largest(found, top=1) == [("bank.inner.window", 0.0), ("(others)", 0.0)]
+
+
+def test_memory_steps_build_a_small_worker_and_measure_every_step(settings: Settings) -> None:
+    steps = memory_steps(settings, "small")
+    names = [step.step for step in steps]
+    assert names[1] == "generate('small')" and any("DetectorBank" in name for name in names)
+    assert all(step.rss_mb > 0 and step.seconds >= 0 for step in steps)
+    assert steps[-1].rss_mb >= steps[0].rss_mb - 50  # RSS after building is not below the chdb-only start
