@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import math
 import re
@@ -428,9 +429,14 @@ def same_output(reference: IngestBatch, product: IngestBatch) -> str | None:
             return f"{name}: values differ"
     if not np.array_equal(reference.device_idx, product.device_idx):
         return "device_idx differs"
-    strip = [(d.reason, d.detail, d.offset, d.device) for d in reference.dead_letters]
-    if strip != [(d.reason, d.detail, d.offset, d.device) for d in product.dead_letters]:
-        return "dead letters differ"
+    expected_letters = [(d.reason, d.detail, d.offset, d.device) for d in reference.dead_letters]
+    got_letters = [(d.reason, d.detail, d.offset, d.device) for d in product.dead_letters]
+    if expected_letters != got_letters:
+        first = next(
+            (pair for pair in itertools.zip_longest(expected_letters, got_letters) if pair[0] != pair[1]),
+            None,
+        )
+        return f"dead letters differ ({len(expected_letters)} vs {len(got_letters)}; first: {first})"
     for old, new in zip(reference.dead_letters, product.dead_letters, strict=True):
         if old.original != new.original and not _same_reading(old.original, new.original):
             return f"dead letter originals differ: {old.original[:200]!r} != {new.original[:200]!r}"
