@@ -5,8 +5,9 @@ whatever the maximum (docs/performance.md); `consume(n)` costs microseconds per 
 to `n`. The consumer runs as a Faust service, so Faust still owns the worker's life cycle and web views.
 
 Delivery is at-least-once: a batch's offsets are committed only after every stage confirmed its rows
-(ClickHouse) and outputs (Kafka); the sink makes rows exactly-once. While the stages handle batch k, the
-thread already fetches batch k+1. Before partitions are taken away (rebalance), the consumer waits until
+(ClickHouse) and outputs (Kafka); the sink makes rows exactly-once. While the stages write batch k, they
+already compute batch k+1 (each stage writes its batches in order, and a partition belongs to one stage, so
+offsets are committed in order per partition), and the thread fetches batch k+2. Before partitions are taken away (rebalance), the consumer waits until
 every fetched batch is handled and commits, so the next owner starts after the last stored offset.
 """
 
@@ -17,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from gridmon.settings import Settings
 log = logging.getLogger(__name__)
 BatchHandler = Callable[[Sequence[RawMessage]], Awaitable[Any]]
 EXIT_UNCONFIRMED_BATCH = 75
+IN_FLIGHT_BATCHES = 2  # batch k+1 is decoded and scored while batch k's rows are being inserted
 REVOKE_WAIT_S = 60.0  # longest a rebalance waits for in-flight batches (they are stored or the worker exits)
 
 
@@ -109,9 +111,14 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[list[Any] | None] = asyncio.Queue(maxsize=1)
         fetcher = loop.run_in_executor(None, self._fetch_loop, loop, queue)
+        in_flight: deque[asyncio.Future[dict[str, list[RawMessage]]]] = deque()
         try:
             while (messages := await queue.get()) is not None:
-                await self._handle(messages)
+                in_flight.append(asyncio.ensure_future(self._handle(messages)))
+                while in_flight and (len(in_flight) >= IN_FLIGHT_BATCHES or in_flight[0].done()):
+                    self._handled(await in_flight.popleft())  # oldest first: commits stay in batch order
+            while in_flight:
+                self._handled(await in_flight.popleft())
         finally:
             self._stopping.set()
             with self._progress:
@@ -158,7 +165,9 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
                     future.cancel()
                     return False
 
-    async def _handle(self, fetched: list[Any]) -> None:
+    async def _handle(self, fetched: list[Any]) -> dict[str, list[RawMessage]]:
+        """Hand each topic's messages to its stage. The call for batch k+1 may start before batch k's has
+        returned (stages compute k+1 while k is written; they keep their own writes in order)."""
         if self.stats.first_fetched_at is None:
             self.stats.first_fetched_at = time.time()
         by_topic: dict[str, list[RawMessage]] = defaultdict(list)
@@ -172,13 +181,10 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
             await asyncio.gather(*(self.handlers[topic](batch) for topic, batch in by_topic.items()))
         except (asyncio.CancelledError, Exception) as exc:
             _exit_unconfirmed(exc, list(by_topic))
-        self._handled(by_topic)
         self.stats.batches += 1
         self.stats.messages += len(fetched)
         self.stats.largest_batch = max(self.stats.largest_batch, len(fetched))
-        with self._progress:
-            self._done += 1
-            self._progress.notify_all()
+        return by_topic
 
     def _handled(self, by_topic: dict[str, list[RawMessage]]) -> None:
         """Remember the batch's next offsets; the fetch thread commits them (librdkafka calls stay on one
@@ -188,6 +194,8 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
                 for message in messages:
                     key = (message.topic, message.partition)
                     self._to_commit[key] = max(self._to_commit.get(key, 0), message.offset + 1)
+            self._done += 1
+            self._progress.notify_all()
 
     def _commit_handled(self, *, wait: bool = False) -> None:
         from confluent_kafka import KafkaException, TopicPartition

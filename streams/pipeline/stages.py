@@ -1,13 +1,15 @@
 """Pipeline stages: what happens to one batch of messages, from decode to ClickHouse and output topics.
 
-A stage returns only when its rows are confirmed by ClickHouse and its outputs by Kafka; the Faust agent
-acknowledges the input batch after that.
+A stage returns only when its rows are confirmed by ClickHouse and its outputs by Kafka; the batch consumer
+commits the input offsets after that.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Protocol
@@ -104,6 +106,25 @@ class Outputs:
             self.privacy.pseudonyms.saved(columns["pseudonym"])
 
 
+class WriteOrder:
+    """Lets a stage compute batch k+1 while batch k is still being written, and keeps its writes in batch
+    order: the sink's offset high-water and the order of outputs per partition rely on it."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[None] | None = None
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        previous, mine = self._last, asyncio.get_running_loop().create_future()
+        self._last = mine  # taken before the first await: turns follow the order of the calls
+        try:
+            if previous is not None:
+                await previous
+            yield
+        finally:
+            mine.set_result(None)
+
+
 @dataclass
 class IngestStage:
     """Input topic → validated rows in ClickHouse, dead letters, anomalies, and outage events by feeder."""
@@ -115,20 +136,23 @@ class IngestStage:
     router: OutageRouter | None = None
     progress: Progress = field(default_factory=Progress)
 
+    _writes: WriteOrder = field(default_factory=lambda: WriteOrder())
+
     async def __call__(self, messages: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
         batch = self.processor.process(messages)
         # Opted-out customers' interval reads are neither stored nor analysed; the outage router still sees
         # them (whether a meter has power, in memory only), so outages find and count every customer.
         kept, opted_out = self.outputs.privacy.interval_reads(self.kind, batch)
-        rejected = await self.outputs.writer.write(RAW_TABLES[self.kind], kept.columns, messages)
-        letters = kept.dead_letters + self._sink_rejections(kept, rejected, messages)
-        await self.outputs.dead_letters(letters, messages)
-        if self.detector is not None:
-            await self.outputs.anomalies(self.detector.process(self.kind, kept), messages)
-        if self.router is not None:
+        anomalies = self.detector.process(self.kind, kept) if self.detector is not None else []
+        if self.router is not None:  # queued now, so routed events keep batch order on their topic
             self._publish_outage_events(self.router.route(self.kind, batch))
-        await self.outputs.publisher.flush()
+        async with self._writes.turn():
+            rejected = await self.outputs.writer.write(RAW_TABLES[self.kind], kept.columns, messages)
+            letters = kept.dead_letters + self._sink_rejections(kept, rejected, messages)
+            await self.outputs.dead_letters(letters, messages)
+            await self.outputs.anomalies(anomalies, messages)
+            await self.outputs.publisher.flush()
         elapsed = time.perf_counter() - started
         self.progress.record(messages, kept.accepted - len(rejected), len(letters), elapsed, opted_out)
 
@@ -170,6 +194,8 @@ class OutageStage:
         default_factory=lambda: msgspec.json.Decoder(Envelope[OutageEvent])
     )
 
+    _writes: WriteOrder = field(default_factory=lambda: WriteOrder())
+
     async def __call__(self, messages: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
         events: list[OutageEvent] = []
@@ -184,6 +210,8 @@ class OutageStage:
         await self._emit(self.correlator.flush(until_ns), [])
 
     async def _emit(self, outages: list[Outage], messages: Sequence[RawMessage]) -> None:
-        await self.outputs.outages(outages, messages)
-        await self.outputs.anomalies(self.correlator.at_risk(), messages)
-        await self.outputs.publisher.flush()
+        at_risk = self.correlator.at_risk()
+        async with self._writes.turn():
+            await self.outputs.outages(outages, messages)
+            await self.outputs.anomalies(at_risk, messages)
+            await self.outputs.publisher.flush()

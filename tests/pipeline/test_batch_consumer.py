@@ -58,10 +58,10 @@ def test_batches_are_large_ordered_and_committed_after_the_stage(settings: Setti
 
     async def stage(messages: Sequence[RawMessage]) -> None:
         batches.append(len(messages))
+        for message in messages:  # calls come in batch order (the next may start before this one returns)
+            seen.setdefault(message.partition, []).append(message.offset)
         if len(batches) == 1:
             await release.wait()  # the first batch is "being stored": nothing may be committed yet
-        for message in messages:
-            seen.setdefault(message.partition, []).append(message.offset)
 
     async def run() -> dict[int, int]:
         consumer = _consumer(settings, stage, group, max_messages=5_000)
@@ -69,7 +69,7 @@ def test_batches_are_large_ordered_and_committed_after_the_stage(settings: Setti
         try:
             while not batches:
                 await asyncio.sleep(0.1)
-            await asyncio.sleep(1.5)  # the fetcher goes on; commits must wait for the stage
+            await asyncio.sleep(1.5)  # later batches may finish; no commit may pass the unfinished first one
             during = await asyncio.to_thread(_committed, settings, group, topic)
             release.set()
             while sum(len(offsets) for offsets in seen.values()) < MESSAGES:
