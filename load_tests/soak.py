@@ -1,18 +1,21 @@
 """Soak run (issue 9): the real pipeline at 50 % of its measured maximum for `--soak-seconds` (600 = the
 10-minute soak; CI uses the shorter default), sampling worker RSS and consumer lag to show both stay flat.
 
-Run: `.venv/bin/python load_tests/soak.py [--soak-seconds 600] [--size medium]`; JSON to stdout and to
-docs/perf/soak-results.json, chart to docs/perf/soak.png.
+Run: `.venv/bin/python load_tests/soak.py [--soak-seconds 600] [--size medium]` (in a fresh data dir of its own);
+JSON to stdout and to docs/perf/soak-results.json, chart to docs/perf/soak.png.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from gridmon.bench import BenchOptions, Workload, run_bench
+from gridmon.settings import load_settings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "perf"
 
@@ -34,6 +37,12 @@ def chart(result: dict[str, Any], path: Path) -> None:
     lag_axis.plot(t, [s["lag_messages"] for s in samples], "r.", label="lag (messages)")
     lag_axis.set_ylabel("lag (messages)", color="r")
     lag_axis.set_ylim(bottom=0)
+    if samples and "load_avg" in samples[0]:  # the machine is shared: show what else ran
+        load_axis = rss_axis.twinx()
+        load_axis.spines["right"].set_position(("outward", 50))
+        load_axis.plot(t, [s["load_avg"] for s in samples], "g:", label="load average")
+        load_axis.set_ylabel("load avg", color="g")
+        load_axis.set_ylim(bottom=0)
     soak = result["soak"]
     fig.suptitle(
         f"soak at {soak['readings_per_s_sent']:,} readings/s: RSS {soak['rss_mb_per_min_after_warmup']:+} MB/min"
@@ -56,7 +65,11 @@ def main() -> None:
         rate_fraction=args.rate_fraction,
         soak_seconds=args.soak_seconds,
     )
-    result = run_bench(options)
+    data_dir = Path(tempfile.mkdtemp(prefix="gridmon-soak-"))
+    try:
+        result = run_bench(options, load_settings().model_copy(update={"data_dir": data_dir}))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
     print(json.dumps(result, indent=2))
     DOCS.mkdir(parents=True, exist_ok=True)
     (DOCS / "soak-results.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -23,7 +23,7 @@ class Fleet:
     commands: list[Any] = field(default_factory=list)
     processes: list[Any] = field(default_factory=list)
     series: dict[int, list[Snapshot]] = field(default_factory=dict)
-    ready: set[int] = field(default_factory=set)
+    ready: dict[int, dict[str, float]] = field(default_factory=dict)  # build seconds and RSS when ready
     latencies: dict[int, dict[int, int]] = field(default_factory=dict)
     final: dict[int, Snapshot] = field(default_factory=dict)
 
@@ -53,7 +53,7 @@ class Fleet:
     def _take(self, report: tuple[str, int, Any]) -> None:
         kind, number, payload = report
         if kind == "ready":
-            self.ready.add(number)
+            self.ready[number] = payload
         elif kind == "snapshot":
             self.series[number].append(payload)
         elif kind == "latency":

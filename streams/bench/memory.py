@@ -139,11 +139,12 @@ def memory_steps(settings: Settings, size: str, *, seed: int = 1, trace: bool = 
         lambda: Privacy.from_settings(settings, model),
     )
     components = Components(registry=model, detector=bank, router=router, correlator=correlator)
-    steps.run(
+    pipeline = steps.run(
         "build_pipeline (4 ingest processors, Faust app)",
         "pipeline + ingest (dedup tables)",
         lambda: build_pipeline(settings, bootstrap, client, components, app_id="gridmon-memory"),
     )
+    pipeline.publisher.close()
     if trace:
         tracemalloc.stop()
     return steps.steps

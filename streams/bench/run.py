@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 import shutil
 import time
 import uuid
@@ -68,11 +69,13 @@ def run_bench(options: BenchOptions, settings: Settings | None = None) -> dict[s
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     options = replace(options, batch_max_messages=options.batch_max_messages or settings.batch_max_messages)
-    started = time.monotonic()
+    started, load_before = time.monotonic(), os.getloadavg()[0]
     with kafka_bootstrap(settings) as bootstrap:
         prepare_topics(settings, bootstrap)
         result = _phases(options, settings, bootstrap)
     result["duration_s"] = round(time.monotonic() - started, 1)
+    # the machine is shared: the 1-minute load average at start and end says how much of it was ours
+    result["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return result
 
 
@@ -186,7 +189,8 @@ def _sleep_pumping(fleet: Fleet, seconds: float, future: Any) -> None:
 def _soak_sample(fleet: Fleet, probe: Any, topics: list[str], t: float) -> dict[str, float]:
     ends = end_offsets(probe, topics)
     rss = sum(series[-1].rss_mb for series in fleet.series.values() if series)
-    return {"t_s": round(t, 1), "rss_mb": round(rss, 1), "lag_messages": fleet.lag(ends)}
+    lag = fleet.lag(ends)
+    return {"t_s": round(t, 1), "rss_mb": round(rss, 1), "lag_messages": lag, "load_avg": os.getloadavg()[0]}
 
 
 def _soak_summary(
@@ -236,7 +240,12 @@ def _result(
         "latency_ms": latency["latency_ms"],
         "latency_phase": {k: v for k, v in latency.items() if k != "latency_ms"},
         "peak_rss_mb": round(max(s.peak_rss_mb for s in final), 1) if final else None,
+        "ready_rss_mb": round(max(r["rss_mb"] for r in fleet.ready.values()), 1),  # built, before traffic
+        "build_s": {
+            k: round(max(r[k] for r in fleet.ready.values()), 1) for k in ("generate_s", "assemble_s")
+        },
         "workers": options.workers,
+        "outage_events_processed": sum(s.outage_messages for s in final),
     }
     if soak is not None:
         result["soak"] = soak

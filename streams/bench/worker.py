@@ -57,9 +57,13 @@ class Snapshot:
 
 def worker_main(spec: WorkerSpec, reports: Any, commands: Any) -> None:
     """Process entry point (spawned): build the worker, then serve until the coordinator says stop."""
+    started = time.monotonic()
     client = connect(spec.settings)
     migrate(client)
-    components = assemble_components(generate(spec.size, seed=spec.seed))
+    model = generate(spec.size, seed=spec.seed)
+    generated = time.monotonic()
+    components = assemble_components(model)
+    build = {"generate_s": generated - started, "assemble_s": time.monotonic() - generated}
     pipeline = build_pipeline(
         spec.settings,
         spec.bootstrap,
@@ -69,7 +73,7 @@ def worker_main(spec: WorkerSpec, reports: Any, commands: Any) -> None:
         batch_max_messages=spec.batch_max_messages,
     )
     profiler = cProfile.Profile() if spec.profile_path else None
-    asyncio.run(_serve(spec, pipeline, client, reports, commands, profiler))
+    asyncio.run(_serve(spec, pipeline, client, reports, commands, profiler, build))
     if profiler is not None and spec.profile_path is not None:
         spec.profile_path.parent.mkdir(parents=True, exist_ok=True)
         profiler.dump_stats(spec.profile_path)
@@ -82,9 +86,10 @@ async def _serve(
     reports: Any,
     commands: Any,
     profiler: cProfile.Profile | None,
+    build: dict[str, float],
 ) -> None:
     async with running(pipeline):
-        reports.put(("ready", spec.number, time.time()))
+        reports.put(("ready", spec.number, build | {"rss_mb": rss_mb()}))
         while True:
             reports.put(("snapshot", spec.number, snapshot(spec.number, pipeline)))
             command = _next_command(commands)
