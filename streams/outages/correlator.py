@@ -459,14 +459,17 @@ class OutageCorrelator:
         # from its first transformer); older ones are other faults: their meters are out already
         recent = arrived_ns - int(self.config.merge_window_s * SECOND)
         feeder_outages = [o for o in self.state.outages.values() if o.state not in FINAL and o.feeder == name]
+        partial = self._seen_in_part(feeder_outages, meters, recent)
         held = {
             m: ts
             for o in feeder_outages
-            if o.opened_ns >= recent
+            if o.opened_ns >= recent or o.id in partial
             for m, ts in o.dark.items()
             if m not in o.restored
         }
-        explained = np.array([o.device for o in feeder_outages if o.opened_ns < recent], dtype=np.int64)
+        explained = np.array(
+            [o.device for o in feeder_outages if o.opened_ns < recent and o.id not in partial], dtype=np.int64
+        )
         dark = np.concatenate([meters, np.fromiter(held, dtype=np.int64, count=len(held))])
         unseen = self.state.unseen
         # when each went dark, for the onset test; an interval read tells only that power was off by then
@@ -483,6 +486,10 @@ class OutageCorrelator:
             group = {m: pending[m] for m in meters[inside].tolist()}
             existing = self.state.outages.get(self.state.by_device.get(device, ""))
             start = onset(list(group.values()), self.config)
+            starts = [
+                o.start_ns for o in partial.values() if self.topology.covers(device, np.array([o.device]))[0]
+            ]
+            start = min([start, *starts])  # it began when its first meter went dark, not at the read
             if existing is None and young_after is not None and start > young_after:
                 self._defer(feeder, group, start)
                 continue
@@ -495,6 +502,36 @@ class OutageCorrelator:
                 self._came_back(existing, meter)
         waiting = self.state.pending.get(feeder, {})
         self.state.unseen.difference_update(m for m in meters.tolist() if m not in waiting)
+
+    def _seen_in_part(
+        self, outages: list[OpenOutage], meters: np.ndarray, recent: int
+    ) -> dict[str, OpenOutage]:
+        """Older open outages that may be this fault seen in part: a meter found dark by an interval read (its
+        gasp lost) went dark at some time since its unit (its transformer) last had power, so outages of its
+        unit's meters or of the unit's siblings that began since then count with it again and `locate`
+        decides (two customers of one transformer are the transformer; a lateral whose thin gasps raised its
+        transformers grows when the reads of its silent transformer come in). One level up at most: the
+        read's unknown onset must not join faults far apart."""
+        since: dict[int, int] = {}  # candidate parent of an outage's device → earliest start it may have
+        for meter in meters.tolist():
+            if meter not in self.state.unseen:
+                continue
+            unit = self._unit(meter)
+            last_power = self.state.alive.get(unit, 0)
+            for parent in (unit, self._cparent[unit]):
+                if parent >= 0:
+                    since[parent] = min(last_power, since.get(parent, last_power))
+        if not since:
+            return {}
+        return {
+            o.id: o
+            for o in outages
+            if o.opened_ns < recent and o.start_ns > since.get(self._cparent[o.device], o.start_ns)
+        }
+
+    def _unit(self, meter: int) -> int:
+        transformer = int(self.model.transformer_index[meter])
+        return transformer if transformer >= 0 else meter
 
     def _came_back(self, outage: OpenOutage, meter: int) -> None:
         back = self.state.back.pop(meter, None)
