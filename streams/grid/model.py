@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -293,8 +294,8 @@ class GridModel:
 
     def index_of(self, ids: Sequence[str]) -> np.ndarray:
         """Device ids → int32 indexes (-1 when unknown); map a batch once, then work in columns."""
-        get = self._index.get
-        return np.fromiter((get(device, -1) for device in ids), dtype=np.int32, count=len(ids))
+        # map() over dict.get runs in C: a generator costs a Python frame per id (~2× for a meter batch)
+        return np.fromiter(map(self._index.get, ids, repeat(-1)), dtype=np.int32, count=len(ids))
 
     def customers_below_indexes(self, indexes: np.ndarray) -> np.ndarray:
         return self._customers_prefix[self.tout[indexes]] - self._customers_prefix[self.tin[indexes]]
