@@ -1,7 +1,8 @@
 """Where a worker's memory goes before it reads a message: RSS and wall time after each step of building it
 (chdb, grid model, correlator, device context, detector bank, router, privacy, ingest processors, pipeline).
 
-memory_steps(settings, "large") → list of MemoryStep; run in a fresh process (`python -m gridmon.bench.memory`).
+memory_steps(settings, "large") → MemoryReport (steps, arrays by path); run it in a fresh process:
+`python -m gridmon.bench.memory --size large --data-dir /tmp/fresh [--traffic-seconds 120]`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,21 @@ class MemoryStep:
     delta_mb: float
     python_mb: float  # traced Python allocations added by the step (tracemalloc; numpy buffers included)
     seconds: float
+
+
+@dataclass(frozen=True)
+class MemoryReport:
+    steps: list[MemoryStep]
+    arrays: dict[str, dict[str, int]]  # per component: bytes of each numpy array it holds, by path
+
+    def summary(self, top: int = 8) -> dict[str, Any]:
+        return {
+            "steps": [asdict(step) for step in self.steps],
+            "arrays_mb": {
+                name: {"total": round(sum(found.values()) / 2**20, 1), "largest": largest(found, top)}
+                for name, found in self.arrays.items()
+            },
+        }
 
 
 class _Steps:
@@ -101,8 +117,12 @@ def largest(found: dict[str, int], top: int = 12) -> list[tuple[str, float]]:
     return rows + ([("(others)", round(rest / 2**20, 1))] if rest else [])
 
 
-def memory_steps(settings: Settings, size: str, *, seed: int = 1, trace: bool = False) -> list[MemoryStep]:
-    """Build one worker step by step, as `gridmon worker` / the bench worker do; RSS after each step."""
+def memory_steps(
+    settings: Settings, size: str, *, seed: int = 1, trace: bool = False, traffic_s: float = 0.0
+) -> MemoryReport:
+    """Build one worker step by step, as `gridmon worker` / the bench worker do; RSS after each step. With
+    `traffic_s`, then feed that much simulated traffic through its stages in process (ingest, detectors,
+    outage routing and correlation; no Kafka, no ClickHouse) and measure again."""
     from gridmon.detect.bank import DetectorBank
     from gridmon.detect.config import BankConfig
     from gridmon.grid.generate import generate
@@ -145,9 +165,42 @@ def memory_steps(settings: Settings, size: str, *, seed: int = 1, trace: bool = 
         lambda: build_pipeline(settings, bootstrap, client, components, app_id="gridmon-memory"),
     )
     pipeline.publisher.close()
+    if traffic_s > 0:
+        steps.run(
+            f"{traffic_s:g} s of simulated traffic through ingest, detectors, outages",
+            "ingest + detect + outages (state that grows)",
+            lambda: _feed(pipeline, size, seed, traffic_s),
+        )
     if trace:
         tracemalloc.stop()
-    return steps.steps
+    parts = {"detector": bank, "correlator": correlator, "router": router, "registry": model}
+    parts |= {f"ingest.{kind}": stage.processor for kind, stage in pipeline.ingest.items()}
+    return MemoryReport(steps.steps, {name: array_footprint(part, name) for name, part in parts.items()})
+
+
+def _feed(pipeline: Any, size: str, seed: int, seconds: float) -> None:
+    """The stages' in-memory work on `seconds` of the simulator's `mixed` traffic (as the bench sends it)."""
+    from gridmon.bench.workload import Workload
+    from gridmon.ingest.messages import RawMessage
+
+    start_ns = time.time_ns() - int(seconds * 1e9) - 3_600_000_000_000
+    simulator = Workload(size, seed=seed).simulator(seconds, start_ns, chunk_s=1.0)
+    offsets: dict[str, int] = {}
+    for batch in simulator.batches():
+        by_kind: dict[str, list[RawMessage]] = {}
+        for topic, key, value in batch.messages:
+            offset = offsets[topic] = offsets.get(topic, -1) + 1
+            by_kind.setdefault(topic.removeprefix("grid."), []).append(
+                RawMessage(topic, 0, offset, value, key)
+            )
+        for kind, messages in by_kind.items():
+            stage = pipeline.ingest[kind]
+            kept = stage.processor.process(messages)
+            if stage.detector is not None:
+                stage.detector.process(kind, kept)
+            if stage.router is not None and pipeline.outages is not None:
+                events = stage.router.route(kind, kept)
+                pipeline.outages.correlator.process(events)
 
 
 def main() -> None:
@@ -155,11 +208,12 @@ def main() -> None:
     parser.add_argument("--size", default="large")
     parser.add_argument("--data-dir", type=Path, required=True, help="a fresh folder (chdb opens it)")
     parser.add_argument("--trace", action="store_true", help="also count Python allocations (slower)")
+    parser.add_argument("--traffic-seconds", type=float, default=0.0, help="then feed simulated traffic")
     args = parser.parse_args()
     settings = load_settings().model_copy(update={"data_dir": args.data_dir})
-    steps = memory_steps(settings, args.size, trace=args.trace)
+    report = memory_steps(settings, args.size, trace=args.trace, traffic_s=args.traffic_seconds)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"size": args.size, "peak_rss_mb": round(peak, 1), "steps": [asdict(s) for s in steps]}))
+    print(json.dumps({"size": args.size, "peak_rss_mb": round(peak, 1)} | report.summary(), indent=1))
 
 
 if __name__ == "__main__":

@@ -30,9 +30,14 @@ def test_footprint_names_each_array_by_path_and_counts_shared_and_view_arrays_on
     assert largest(found, top=1) == [("bank.inner.window", 0.0), ("(others)", 0.0)]
 
 
-def test_memory_steps_build_a_small_worker_and_measure_every_step(settings: Settings) -> None:
-    steps = memory_steps(settings, "small")
-    names = [step.step for step in steps]
+def test_memory_steps_build_a_small_worker_feed_it_and_attribute_its_arrays(settings: Settings) -> None:
+    report = memory_steps(settings, "small", traffic_s=5)
+    names = [step.step for step in report.steps]
     assert names[1] == "generate('small')" and any("DetectorBank" in name for name in names)
-    assert all(step.rss_mb > 0 and step.seconds >= 0 for step in steps)
-    assert steps[-1].rss_mb >= steps[0].rss_mb - 50  # RSS after building is not below the chdb-only start
+    assert names[-1].startswith("5 s of simulated traffic")
+    assert all(step.rss_mb > 0 and step.seconds >= 0 for step in report.steps)
+    detector = report.arrays["detector"]
+    assert detector and all(path.startswith("detector.") for path in detector)
+    assert sum(report.arrays["ingest.meter"].values()) > 0  # the duplicate memory of fed meter reads
+    summary = report.summary(top=3)
+    assert len(summary["arrays_mb"]["detector"]["largest"]) == 4  # the top 3 and "(others)"
