@@ -24,10 +24,12 @@ from gridmon.settings import load_settings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "perf"
 CASES: dict[str, BenchOptions] = {
-    "medium": BenchOptions(Workload("medium"), profile_dir=DOCS),
+    "medium": BenchOptions(Workload("medium")),  # no profiler: it is the one-worker reference of scaling
     "two-workers": BenchOptions(Workload("medium"), workers=2, partitions=4),
     "small": BenchOptions(Workload("small")),
-    "large": BenchOptions(Workload("large")),
+    # 1M meters read once a minute: 120 s of backlog is ~3.8M readings; the latency phase spans a whole AMI
+    # collection (head-ends deliver an interval's reads over 30 s), or it sees only a burst or a lull
+    "large": BenchOptions(Workload("large"), backlog_seconds=120.0, latency_seconds=60.0),
     "storm": BenchOptions(Workload("medium", "storm")),
 }
 
@@ -35,9 +37,11 @@ CASES: dict[str, BenchOptions] = {
 RESULTS = DOCS / "pipeline-results.json"
 
 
-def run_case(name: str, backlog_seconds: float) -> dict[str, Any]:
+def run_case(name: str, backlog_seconds: float | None) -> dict[str, Any]:
     """One case in a fresh data dir (run_bench wipes `<data_dir>/bench`; two runs must never share one)."""
-    options = BenchOptions(**{**CASES[name].__dict__, "backlog_seconds": backlog_seconds})
+    options = CASES[name]
+    if backlog_seconds is not None:
+        options = BenchOptions(**{**options.__dict__, "backlog_seconds": backlog_seconds})
     data_dir = Path(tempfile.mkdtemp(prefix=f"gridmon-bench-{name}-"))
     try:
         result = run_bench(options, load_settings().model_copy(update={"data_dir": data_dir}))
@@ -55,7 +59,7 @@ def _commit() -> str:
     return done.stdout.strip()
 
 
-def run_cases(names: list[str], backlog_seconds: float) -> dict[str, Any]:
+def run_cases(names: list[str], backlog_seconds: float | None) -> dict[str, Any]:
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for name in names:
         results[name] = run_case(name, backlog_seconds)
@@ -109,14 +113,22 @@ def chart(results: dict[str, Any], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
-    parser.add_argument("--backlog-seconds", type=float, default=300.0, help="event-time seconds per backlog")
+    parser.add_argument(
+        "--backlog-seconds", type=float, help="event-time seconds per backlog (default: 600, large 120)"
+    )
     parser.add_argument("--quick", action="store_true", help="medium only, short backlog (CI smoke run)")
+    parser.add_argument(
+        "--profile", action="store_true", help="also a cProfiled medium run (docs/perf/*.prof)"
+    )
     parser.add_argument("--chart-only", action="store_true", help="redraw the chart from the saved JSON")
     args = parser.parse_args()
     if args.chart_only:
         results = json.loads(RESULTS.read_text())
     else:
         names = ["medium"] if args.quick else args.cases.split(",")
+        if args.profile:
+            CASES["medium-profiled"] = BenchOptions(Workload("medium"), profile_dir=DOCS)
+            names.append("medium-profiled")
         results = run_cases(names, 60.0 if args.quick else args.backlog_seconds)
     chart(results, DOCS / "pipeline.png")
 
