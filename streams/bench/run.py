@@ -21,7 +21,7 @@ from typing import Any
 
 from gridmon.bench.baseline import raw_consume_rate
 from gridmon.bench.fleet import Fleet
-from gridmon.bench.stats import merge_histograms, percentiles, slope_per_minute, throughput
+from gridmon.bench.stats import busy_window, merge_histograms, percentiles, slope_per_minute, throughput
 from gridmon.bench.worker import WorkerSpec
 from gridmon.bench.workload import TrafficSent, TrafficSpec, Workload, send_traffic
 from gridmon.kafka.clients import make_consumer
@@ -246,7 +246,26 @@ def _result(
         },
         "workers": options.workers,
         "outage_events_processed": sum(s.outage_messages for s in final),
+        "cpu_cores_in_window": cpu_in_window(list(fleet.series.values())),
     }
     if soak is not None:
         result["soak"] = soak
     return result
+
+
+def cpu_in_window(series: list[list[Any]]) -> dict[str, Any]:
+    """Cores each worker used during the throughput window, and the whole machine (every process: producer
+    idle by then, broker, other engineers' runs): what is left for another worker."""
+    start, end = busy_window(series)
+    first = [_snapshot_at(s, start) for s in series]
+    last = [_snapshot_at(s, end) for s in series]
+    seconds = max(end - start, 1e-9)
+    return {
+        "workers": [round((b.cpu_s - a.cpu_s) / seconds, 2) for a, b in zip(first, last, strict=True)],
+        "machine": round((last[0].machine_cpu_s - first[0].machine_cpu_s) / seconds, 2),
+        "machine_cores": os.cpu_count(),
+    }
+
+
+def _snapshot_at(snapshots: list[Any], t: float) -> Any:
+    return min(snapshots, key=lambda snapshot: abs(snapshot.t - t))

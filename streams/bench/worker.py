@@ -27,6 +27,7 @@ from gridmon.store.tables import RAW_TABLES
 
 REPORT_EVERY_S = 0.2
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Snapshot:
     peak_rss_mb: float
     outage_messages: int
     started_t: float | None = None  # when the worker's first batch reached its stages
+    cpu_s: float = 0.0  # this process's CPU time (user + system, all threads: chdb and librdkafka too)
+    machine_cpu_s: float = 0.0  # CPU time of the whole machine (every process, other engineers' too)
 
 
 def worker_main(spec: WorkerSpec, reports: Any, commands: Any) -> None:
@@ -139,12 +142,27 @@ def snapshot(number: int, pipeline: Pipeline) -> Snapshot:
         peak_rss_mb(),
         outage_messages,
         started_t,
+        cpu_seconds(),
+        machine_cpu_seconds(),
     )
 
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * PAGE_MB
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU time of all cores since boot (/proc/stat: everything but idle and iowait)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user nice system idle iowait irq softirq steal
+    return busy / CLOCK_TICKS
 
 
 def peak_rss_mb() -> float:
