@@ -30,6 +30,9 @@ def chart(result: dict[str, Any], path: Path) -> None:
     t = [s["t_s"] for s in samples]
     fig, rss_axis = plt.subplots(figsize=(8, 3.5))
     rss_axis.plot(t, [s["rss_mb"] for s in samples], "b-", label="worker RSS (MB)")
+    if samples and "chdb_tracked_mb" in samples[0]:
+        rss_axis.plot(t, [s["chdb_tracked_mb"] for s in samples], "c--", label="of which chdb (MB)")
+        rss_axis.legend(loc="lower left", fontsize=8)
     rss_axis.set_xlabel("seconds")
     rss_axis.set_ylabel("RSS (MB)", color="b")
     rss_axis.set_ylim(bottom=0)

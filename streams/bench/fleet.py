@@ -26,6 +26,7 @@ class Fleet:
     ready: dict[int, dict[str, float]] = field(default_factory=dict)  # build seconds and RSS when ready
     latencies: dict[int, dict[int, int]] = field(default_factory=dict)
     final: dict[int, Snapshot] = field(default_factory=dict)
+    memories: dict[int, dict[str, float]] = field(default_factory=dict)
 
     def start(self, timeout_s: float = 180.0) -> None:
         for spec in self.specs:
@@ -58,6 +59,8 @@ class Fleet:
             self.series[number].append(payload)
         elif kind == "latency":
             self.latencies[number] = payload
+        elif kind == "memory":
+            self.memories[number] = payload
         elif kind == "stopped":
             self.final[number] = payload
 
@@ -94,6 +97,13 @@ class Fleet:
         self.send("latency", since_ns, until_ns)
         self.wait(lambda: len(self.latencies) == len(self.specs), timeout_s, "latency queries did not answer")
         return list(self.latencies.values())
+
+    def memory(self, timeout_s: float = 60.0) -> list[dict[str, float]]:
+        """Each worker's RSS split into what chdb tracks and the rest, now."""
+        self.memories.clear()
+        self.send("memory")
+        self.wait(lambda: len(self.memories) == len(self.specs), timeout_s, "memory queries did not answer")
+        return [self.memories[number] for number in sorted(self.memories)]
 
     def stop(self, timeout_s: float = 60.0) -> None:
         self.send("stop")

@@ -93,16 +93,19 @@ def _phases(options: BenchOptions, settings: Settings, bootstrap: str) -> dict[s
         ends = end_offsets(probe, topics)
         fleet.wait(lambda: fleet.lag(ends) == 0, 900, "the workers did not drain the backlog")
         fleet.send("profile", False)
+        memory = {"after_backlog": fleet.memory()}
         measured = throughput(list(fleet.series.values()))
         readings_per_event_s = backlog.readings / options.backlog_seconds
         speed = options.rate_fraction * measured.readings_per_s / readings_per_event_s
         paced = replace(traffic, speed=speed)
         latency = _paced_phase(fleet, paced, clock, options.latency_seconds, probe, topics)
         soak = _soak(fleet, paced, clock, options, probe, topics) if options.soak_seconds > 0 else None
+        memory["end"] = fleet.memory()
     finally:
         fleet.stop()
         probe.close()
-    return _result(options, backlog, baseline, measured, latency, soak, fleet)
+    result = _result(options, backlog, baseline, measured, latency, soak, fleet)
+    return result | {"memory_split_mb": memory}
 
 
 def _worker_specs(options: BenchOptions, settings: Settings, bootstrap: str) -> list[WorkerSpec]:
@@ -142,7 +145,7 @@ def _paced_phase(
 ) -> dict[str, Any]:
     """Send at the paced rate for `seconds`, wait until stored, then measure sent → row latency."""
     event_seconds = seconds * (paced.speed or 1.0)
-    spec = replace(paced, event_seconds=event_seconds, start_ns=clock.take(event_seconds))
+    spec = replace(paced, event_seconds=event_seconds, start_ns=clock.take(event_seconds), pregenerate=True)
     since_ns = time.time_ns()
     pool, future = _send_async(spec)
     with pool:
@@ -190,7 +193,14 @@ def _soak_sample(fleet: Fleet, probe: Any, topics: list[str], t: float) -> dict[
     ends = end_offsets(probe, topics)
     rss = sum(series[-1].rss_mb for series in fleet.series.values() if series)
     lag = fleet.lag(ends)
-    return {"t_s": round(t, 1), "rss_mb": round(rss, 1), "lag_messages": lag, "load_avg": os.getloadavg()[0]}
+    chdb = sum(split["chdb_tracked_mb"] for split in fleet.memory())
+    sample = {
+        "t_s": round(t, 1),
+        "rss_mb": round(rss, 1),
+        "chdb_tracked_mb": round(chdb, 1),
+        "lag_messages": lag,
+    }
+    return sample | {"load_avg": os.getloadavg()[0]}
 
 
 def _soak_summary(
@@ -205,6 +215,9 @@ def _soak_summary(
         "rss_mb_first": samples[0]["rss_mb"] if samples else None,
         "rss_mb_last": samples[-1]["rss_mb"] if samples else None,
         "rss_mb_per_min_after_warmup": round(slope_per_minute(steady_t, [s["rss_mb"] for s in steady]), 2),
+        "chdb_tracked_mb_per_min_after_warmup": round(
+            slope_per_minute(steady_t, [s["chdb_tracked_mb"] for s in steady]), 2
+        ),
         "lag_max_messages": max((s["lag_messages"] for s in samples), default=0),
         "lag_messages_per_min": round(slope_per_minute(t, [s["lag_messages"] for s in samples]), 2),
         "latency_ms": percentiles(histogram),

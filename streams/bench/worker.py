@@ -104,6 +104,8 @@ async def _serve(
                 _toggle(profiler, command[1])
             elif command[0] == "latency":
                 reports.put(("latency", spec.number, latency_histogram(client, command[1], command[2])))
+            elif command[0] == "memory":
+                reports.put(("memory", spec.number, memory_split(client)))
     reports.put(("stopped", spec.number, snapshot(spec.number, pipeline)))
 
 
@@ -167,6 +169,15 @@ def machine_cpu_seconds() -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def memory_split(client: Any) -> dict[str, float]:
+    """RSS, and how much of it the in-process ClickHouse's allocator tracks (parts being written, merges,
+    caches); the rest is Python, numpy state, librdkafka buffers and the libraries."""
+    tracked = client.query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'").result_rows
+    chdb_mb = int(tracked[0][0]) / 2**20 if tracked else float("nan")
+    rss = rss_mb()
+    return {"rss_mb": round(rss, 1), "chdb_tracked_mb": round(chdb_mb, 1), "rest_mb": round(rss - chdb_mb, 1)}
 
 
 def latency_histogram(client: Any, since_ns: int, until_ns: int) -> dict[int, int]:

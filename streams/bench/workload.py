@@ -7,7 +7,9 @@ Runs in a process of its own (like a real field gateway), so generating traffic 
 from __future__ import annotations
 
 import itertools
+import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +57,9 @@ class TrafficSpec:
     start_ns: int
     speed: float | None = None
     chunk_s: float = 0.25
+    # generate every chunk before sending (stamping `sent_ns` at send time): a latency measurement must not
+    # share the machine's cores with the simulator (it costs about as much CPU as the worker it feeds)
+    pregenerate: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,13 +70,13 @@ class TrafficSent:
 
 
 def send_traffic(spec: TrafficSpec) -> TrafficSent:
-    """Produce every chunk; a paced run sleeps until a chunk is due *before* generating (and stamping) it."""
+    """Produce every chunk; a paced run sleeps until a chunk is due, then stamps and sends it."""
     simulator = spec.workload.simulator(spec.event_seconds, spec.start_ns, spec.chunk_s)
     producer = make_producer(spec.settings, spec.bootstrap)
     topics = {
         name: spec.settings.topic(name) for name in ("grid.pmu", "grid.sensor", "grid.meter", "grid.scada")
     }
-    batches = simulator.batches()
+    batches: Iterator[Any] = iter(list(simulator.batches())) if spec.pregenerate else simulator.batches()
     messages = readings = 0
     started = time.monotonic()
     for index in itertools.count():
@@ -81,13 +86,21 @@ def send_traffic(spec: TrafficSpec) -> TrafficSent:
         if batch is None:
             break
         for topic, key, value in batch.messages:
-            _produce(producer, topics[topic], key, value)
+            _produce(producer, topics[topic], key, _stamped(value) if spec.pregenerate else value)
         producer.poll(0)
         messages += len(batch.messages)
         readings += sum(batch.readings)
     if producer.flush(120):
         raise RuntimeError("the benchmark producer could not deliver its messages in 120 s")
     return TrafficSent(messages, readings, time.monotonic() - started)
+
+
+_SENT_NS = re.compile(rb'"sent_ns":\d{19}')
+
+
+def _stamped(value: bytes) -> bytes:
+    """The envelope with `sent_ns` set to now (19 digits until 2286, so the JSON keeps its length)."""
+    return _SENT_NS.sub(b'"sent_ns":%d' % time.time_ns(), value, count=1)
 
 
 def _sleep_until(due: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 
 from gridmon.bench.memory import array_footprint, largest, memory_steps
 from gridmon.settings import Settings
@@ -41,3 +42,12 @@ def test_memory_steps_build_a_small_worker_feed_it_and_attribute_its_arrays(sett
     assert sum(report.arrays["ingest.meter"].values()) > 0  # the duplicate memory of fed meter reads
     summary = report.summary(top=3)
     assert len(summary["arrays_mb"]["detector"]["largest"]) == 4  # the top 3 and "(others)"
+
+
+def test_a_bench_worker_splits_its_rss_into_chdb_and_the_rest(settings: Settings) -> None:
+    from gridmon.bench.worker import memory_split
+    from gridmon.store.client import connect
+
+    split = memory_split(connect(settings))
+    assert split["chdb_tracked_mb"] > 0 and split["rest_mb"] > 0
+    assert split["rss_mb"] == pytest.approx(split["chdb_tracked_mb"] + split["rest_mb"], abs=0.2)
