@@ -32,6 +32,7 @@ from gridmon.settings import Settings
 log = logging.getLogger(__name__)
 BatchHandler = Callable[[Sequence[RawMessage]], Awaitable[Any]]
 EXIT_UNCONFIRMED_BATCH = 75
+POLL_S = 0.02  # while a batch is being gathered, look for more this often
 IN_FLIGHT_BATCHES = 2  # batch k+1 is decoded and scored while batch k's rows are being inserted
 REVOKE_WAIT_S = 60.0  # longest a rebalance waits for in-flight batches (they are stored or the worker exits)
 
@@ -77,6 +78,8 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
             tuple[str, int], int
         ] = {}  # next offsets of handled batches (fetch thread commits)
         self._highwater: dict[tuple[str, int], int] = {}
+        self._pending: list[Any] = []  # fetched, not handed over yet (fetch thread only)
+        self._pending_since = 0.0
         self._fetched = 0  # batches handed to the event loop (fetch thread)
         self._done = 0  # batches handled and committed (event loop)
         self._progress = threading.Condition()
@@ -126,25 +129,40 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
             await fetcher  # it commits what was handled and leaves the group
 
     def _fetch_loop(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[Any] | None]) -> None:
-        """Runs in a thread: consume a batch, hand it over (blocks while the previous one is queued)."""
+        """Runs in a thread: gather messages, hand a batch over when it is full, when it waited `window_s`,
+        or at once when the stages are idle (natural batching: light load gets low latency, heavy load gets
+        big batches, since messages pile up while the stages are busy)."""
         try:
             while not self._stopping.is_set():
                 self._commit_handled()
                 started = time.perf_counter()
-                messages = self._consumer.consume(self.max_messages, timeout=self.window_s)
+                room = self.max_messages - len(self._pending)
+                messages = self._consumer.consume(room, timeout=POLL_S if self._pending else self.window_s)
                 self.stats.fetch_seconds += time.perf_counter() - started
                 self._note_highwater()
-                if not messages or self._stopping.is_set():
+                if messages:
+                    self._pending_since = self._pending_since or time.monotonic()
+                    self._pending.extend(messages)
+                if not self._pending or self._stopping.is_set() or not self._batch_due():
                     continue
+                batch, self._pending, self._pending_since = self._pending, [], 0.0
                 with self._progress:
                     self._fetched += 1
-                if not self._hand_over(loop, queue, messages):
+                if not self._hand_over(loop, queue, batch):
                     return
         except Exception:
             log.exception("batch consumer failed: the worker stops consuming")
         finally:
             self._hand_over(loop, queue, None)
             self._close()
+
+    def _batch_due(self) -> bool:
+        if len(self._pending) >= self.max_messages:
+            return True
+        if time.monotonic() - self._pending_since >= self.window_s:
+            return True
+        with self._progress:
+            return self._done == self._fetched  # the stages have nothing in hand
 
     def _hand_over(
         self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[Any] | None], item: list[Any] | None
@@ -233,6 +251,9 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
                     log.warning("rebalance: in-flight batches not finished in %.0fs", REVOKE_WAIT_S)
                     break
         self._commit_handled(wait=True)
+        revoked = {(tp.topic, tp.partition) for tp in partitions}  # gathered, not handled: the next owner's
+        self._pending = [m for m in self._pending if (m.topic(), m.partition()) not in revoked]
+        self._pending_since = self._pending_since if self._pending else 0.0
         self.stats.assigned -= {(tp.topic, tp.partition) for tp in partitions}
         log.info("revoked %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
