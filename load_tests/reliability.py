@@ -233,14 +233,7 @@ class Worker:
             self.process.wait()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
 
 
 @dataclass
@@ -612,14 +605,7 @@ class StoreFront:
 
     def stop(self) -> None:
         """Stop serving (the reconciliation then opens the folder itself)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
 
 
 @dataclass
@@ -692,6 +678,18 @@ class CliWorker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def terminate(process: subprocess.Popen[Any] | None, timeout_s: float = 60.0) -> None:
+    """SIGTERM (a clean stop commits what was handled), SIGKILL if it does not end in time."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 Assignment = dict[int, set[tuple[str, int]]]  # worker web port -> input partitions it holds
