@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gridmon.kafka.embedded import EmbeddedBroker
-from load_tests.reliability import READINGS_PER_MESSAGE, Scenario, run_kill9, run_poison, run_two_workers
+from load_tests.reliability import Scenario, run_kill9, run_poison, run_two_workers
 
 
 @pytest.mark.timeout(400)
