@@ -83,7 +83,14 @@ def chart(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    order = [name for name in CASES if name in results] + [name for name in results if name not in CASES]
+    preferred = [
+        "small",
+        "medium",
+        "large",
+        "storm",
+        "two-workers",
+    ]  # devices grow left to right, then the rest
+    order = [n for n in preferred if n in results] + [n for n in results if n not in preferred]
     cases = [n for n in order if isinstance(results[n], dict) and "pipeline_readings_per_s" in results[n]]
     labels = [f"{c}\nload {max(results[c].get('load_avg', [0]))}" for c in cases]
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.5))
