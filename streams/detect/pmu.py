@@ -151,60 +151,73 @@ class PmuDetector:
         return state | {"next_spectrum_ns": np.array([self.next_spectrum_ns])}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for key, array in self.state_dict().items():
-            if key in state:
-                array[...] = state[key]
-        self.oscillation.forget_reporting()
-        self.voltage_oscillation.forget_reporting()
+        for key, array in self.angle.arrays().items():
+            if f"angle.{key}" in state:
+                array[...] = state[f"angle.{key}"]
+        for prefix, window in (("osc.", self.oscillation), ("vosc.", self.voltage_oscillation)):
+            if f"{prefix}device" in state:
+                window.load({k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)})
         self.next_spectrum_ns = int(state.get("next_spectrum_ns", np.zeros(1))[0])
 
 
 class OscillationWindow:
-    """The last `window_s` of one signal per device, binned at `bin_hz` by event time (late rows land in place)."""
+    """The last `window_s` of one signal per device, binned at `bin_hz` by event time (late rows land in place).
+
+    Rows exist only for devices that sent the signal (PMUs): the registry holds every device, and a row each
+    for a million meters took 2.2 GB per window (two windows) at 12 s × 10 Hz.
+    """
 
     def __init__(self, window_s: float, bin_hz: float, devices: int) -> None:
         self.bins = int(round(window_s * bin_hz))
         self.bin_ns = int(round(1e9 / bin_hz))
-        self.values = np.full((devices, self.bins), np.nan)
-        self.bin_no = np.full((devices, self.bins), -1, dtype=np.int64)
-        # rows of devices that ever sent this signal: the registry holds every device (meters too), and
-        # scanning all of them made each spectrum cost ~40 ms on a 50k-meter grid
-        self._reporting: np.ndarray | None = np.empty(0, dtype=np.int64)
+        self.row_of = np.full(devices, -1, dtype=np.int64)
+        self.device = np.empty(0, dtype=np.int64)  # the device of each row
+        self.values = np.empty((0, self.bins))
+        self.bin_no = np.empty((0, self.bins), dtype=np.int64)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"values": self.values, "bin_no": self.bin_no}
+        return {"values": self.values, "bin_no": self.bin_no, "device": self.device}
+
+    def load(self, arrays: dict[str, np.ndarray]) -> None:
+        """Replace the window by saved `arrays()` (checkpoint restore)."""
+        self.device = np.asarray(arrays["device"], dtype=np.int64).copy()
+        self.values = np.asarray(arrays["values"], dtype=np.float64).reshape(-1, self.bins).copy()
+        self.bin_no = np.asarray(arrays["bin_no"], dtype=np.int64).reshape(-1, self.bins).copy()
+        self.row_of[:] = -1
+        self.row_of[self.device] = np.arange(len(self.device))
 
     def add(self, dev: np.ndarray, ts: np.ndarray, values: np.ndarray) -> None:
         valid = np.isfinite(values)
+        if not valid.any():
+            return
+        rows = self._rows(dev[valid])
         number = ts[valid] // self.bin_ns
         slot = number % self.bins
-        self.values[dev[valid], slot] = values[valid]
-        self.bin_no[dev[valid], slot] = number
-        if self._reporting is not None and valid.any():  # else found again on the next spectrum
-            self._reporting = np.union1d(self._reporting, dev[valid])
+        self.values[rows, slot] = values[valid]
+        self.bin_no[rows, slot] = number
 
-    def reporting(self) -> np.ndarray:
-        """Indexes of the devices with any bin filled (recomputed after a state load)."""
-        if self._reporting is None:
-            self._reporting = np.flatnonzero((self.bin_no >= 0).any(axis=1))
-        return self._reporting
-
-    def forget_reporting(self) -> None:
-        """The arrays were replaced in place (checkpoint restore): find the reporting devices again."""
-        self._reporting = None
+    def _rows(self, dev: np.ndarray) -> np.ndarray:
+        rows = self.row_of[dev]
+        new = np.unique(dev[rows < 0])
+        if len(new):  # rare after the first seconds: every PMU gets its row once
+            self.row_of[new] = np.arange(len(self.device), len(self.device) + len(new))
+            self.device = np.concatenate([self.device, new])
+            self.values = np.vstack([self.values, np.full((len(new), self.bins), np.nan)])
+            self.bin_no = np.vstack([self.bin_no, np.full((len(new), self.bins), -1, dtype=np.int64)])
+            rows = self.row_of[dev]
+        return rows
 
     def modes(self, now_ns: int, band_hz: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Devices with a ≥ 80 % full window, their strongest in-band amplitude and its ratio to the band median."""
         last = now_ns // self.bin_ns
         expected = np.arange(last - self.bins + 1, last + 1)
         slots = expected % self.bins
-        candidates = self.reporting()
-        present = self.bin_no[candidates][:, slots] == expected[None, :]
+        present = self.bin_no[:, slots] == expected[None, :]
         full = np.flatnonzero(present.mean(axis=1) >= 0.8)
-        devices = candidates[full]
+        devices = self.device[full]
         if not len(devices):
             return devices, np.empty(0), np.empty(0)
-        window = np.where(present[full], self.values[devices][:, slots], np.nan)
+        window = np.where(present[full], self.values[full][:, slots], np.nan)
         spectrum, freqs = difference_spectrum(window, self.bin_ns / 1e9)
         band = (freqs >= band_hz[0]) & (freqs <= band_hz[1])
         in_band = spectrum[:, band]
