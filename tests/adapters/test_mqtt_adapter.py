@@ -88,7 +88,7 @@ async def _start_broker(folder: Path, port: int, tls_port: int) -> Any:
     return broker
 
 
-async def _until(condition: Callable[[], bool], health: AdapterHealth, timeout_s: float = 10.0) -> None:
+async def _until(condition: Callable[[], bool], health: AdapterHealth, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
