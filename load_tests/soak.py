@@ -63,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     options = BenchOptions(
         Workload(args.size),
-        backlog_seconds=120.0,
+        backlog_seconds=1800.0,  # the maximum that sets "50 %" needs a throughput window of many seconds
         latency_seconds=10.0,
         rate_fraction=args.rate_fraction,
         soak_seconds=args.soak_seconds,

@@ -24,7 +24,7 @@ from gridmon.bench.fleet import Fleet
 from gridmon.bench.stats import busy_window, merge_histograms, percentiles, slope_per_minute, throughput
 from gridmon.bench.worker import WorkerSpec
 from gridmon.bench.workload import TrafficSent, TrafficSpec, Workload, send_traffic
-from gridmon.kafka.clients import make_consumer
+from gridmon.kafka.clients import make_admin, make_consumer
 from gridmon.kafka.embedded import kafka_bootstrap
 from gridmon.pipeline.progress import end_offsets
 from gridmon.pipeline.runner import INPUT_TOPICS, prepare_topics
@@ -172,10 +172,11 @@ def _soak(
     samples: list[dict[str, float]] = []
     since_ns, started = time.time_ns(), time.monotonic()
     pool, future = _send_async(spec)
+    admin = make_admin(paced.settings, paced.bootstrap)
     with pool:
         while not future.done():
             _sleep_pumping(fleet, options.soak_sample_s, future)
-            samples.append(_soak_sample(fleet, probe, topics, time.monotonic() - started))
+            samples.append(_soak_sample(fleet, admin, topics, time.monotonic() - started))
         sent: TrafficSent = future.result()
     ends = end_offsets(probe, topics)
     fleet.wait(lambda: fleet.lag(ends) == 0, 300, "the workers did not catch up after the soak")
@@ -189,8 +190,28 @@ def _sleep_pumping(fleet: Fleet, seconds: float, future: Any) -> None:
         fleet.pump(0.2)
 
 
-def _soak_sample(fleet: Fleet, probe: Any, topics: list[str], t: float) -> dict[str, float]:
-    ends = end_offsets(probe, topics)
+def high_watermarks(admin: Any, topics: list[str]) -> dict[tuple[str, int], int]:
+    """Each partition's high watermark, in one ListOffsets request. Not `end_offsets`: that reads to the end
+    of every partition, which never comes while a producer is sending (a soak sample took the whole soak),
+    and a consumer's watermark query per partition took ~0.5 s each. On Tansu the watermark is the last
+    record batch's base offset + 1, so a lag from it can be short by one producer batch per partition
+    (docs/tansu.md): fine for a trend."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import OffsetSpec  # type: ignore[attr-defined]
+
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    metadata = admin.list_topics(timeout=10)
+    wanted = {
+        TopicPartition(topic, partition): latest
+        for topic in topics
+        for partition in metadata.topics[topic].partitions
+    }
+    futures = admin.list_offsets(wanted, request_timeout=10)
+    return {(tp.topic, tp.partition): future.result().offset for tp, future in futures.items()}
+
+
+def _soak_sample(fleet: Fleet, admin: Any, topics: list[str], t: float) -> dict[str, float]:
+    ends = high_watermarks(admin, topics)
     rss = sum(series[-1].rss_mb for series in fleet.series.values() if series)
     lag = fleet.lag(ends)
     chdb = sum(split["chdb_tracked_mb"] for split in fleet.memory())
