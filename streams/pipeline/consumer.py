@@ -96,7 +96,7 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
                 "heartbeat.interval.ms": 1_000,
                 "max.poll.interval.ms": 300_000,
                 "fetch.wait.max.ms": 50,
-                "queued.max.messages.kbytes": 262_144,
+                "queued.max.messages.kbytes": 65_536,  # prefetch: 64 MB holds several full batches
             },
         )
         self._consumer.subscribe(list(self.handlers), on_assign=self._on_assign, on_revoke=self._on_revoke)
