@@ -7,6 +7,7 @@ payloads are a reading object, a list of them, or Sparkplug-like `{"timestamp", 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
 from dataclasses import dataclass
@@ -196,20 +197,42 @@ class MqttAdapter(FieldAdapter):
     async def pump(self, publisher: EnvelopePublisher) -> None:
         import aiomqtt
 
+        # One pending `anext` lives across batch timeouts: cancelling aiomqtt's `__anext__` after its queue
+        # read has completed drops that message (it was already acknowledged to the broker), so a timeout
+        # must never cancel the read — it only flushes the batch.
         messages = self._client.messages
+        receive: asyncio.Task[Any] | None = None
         try:
             while True:
-                try:
-                    message = await asyncio.wait_for(anext(messages), self._pending.wait_s())
+                if receive is None:
+                    receive = asyncio.ensure_future(anext(messages))
+                done, _ = await asyncio.wait({receive}, timeout=self._pending.wait_s())
+                if done:
+                    finished, receive = receive, None
+                    try:
+                        message = finished.result()
+                    except aiomqtt.MqttError as exc:
+                        raise AdapterError(
+                            f"MQTT broker {self.endpoint} dropped the connection: {exc}"
+                        ) from exc
                     self._accept(str(message.topic), bytes(message.payload or b""), publisher)
-                except TimeoutError:
-                    pass
-                except aiomqtt.MqttError as exc:
-                    raise AdapterError(f"MQTT broker {self.endpoint} dropped the connection: {exc}") from exc
                 if self._pending.due():
                     self._flush(publisher)
         finally:
+            await self._settle(receive, publisher)
             self._flush(publisher)
+
+    async def _settle(self, receive: asyncio.Task[Any] | None, publisher: EnvelopePublisher) -> None:
+        """On the way out, decode the message a finished read holds instead of dropping it."""
+        if receive is None:
+            return
+        if not receive.done():
+            receive.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.shield(asyncio.wait({receive}))
+        if receive.done() and not receive.cancelled() and receive.exception() is None:
+            message = receive.result()
+            self._accept(str(message.topic), bytes(message.payload or b""), publisher)
 
     def _accept(self, topic: str, payload: bytes, publisher: EnvelopePublisher) -> None:
         self._sequence += 1

@@ -96,7 +96,9 @@ async def _until(condition: Callable[[], bool], health: AdapterHealth, timeout_s
         await asyncio.sleep(0.02)
 
 
-async def _publish(port: int, messages: list[tuple[str, Any]], tls_ca: Path | None = None) -> None:
+async def _publish(
+    port: int, messages: list[tuple[str, Any]], tls_ca: Path | None = None, pause_s: float = 0.0
+) -> None:
     import ssl
 
     context = ssl.create_default_context(cafile=str(tls_ca)) if tls_ca else None
@@ -106,6 +108,8 @@ async def _publish(port: int, messages: list[tuple[str, Any]], tls_ca: Path | No
         for topic, payload in messages:
             body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             await client.publish(topic, body, qos=1)
+            if pause_s:
+                await asyncio.sleep(pause_s)
 
 
 async def _scenario(
@@ -382,3 +386,54 @@ def test_mqtt5_on_mosquitto_lands_in_clickhouse_and_keeps_the_backlog(
     assert landing.client.query("SELECT sum(kwh) FROM meter_events").result_rows[0][0] == sum(
         2.0 + i for i in range(14)
     )
+
+
+def test_no_message_is_lost_when_batch_timeouts_race_arrivals(
+    topics: Settings, producer: Any, tmp_path: Path
+) -> None:
+    """A batch timeout firing as a message arrives must not drop that message (aiomqtt's read is not
+    cancellation-safe): messages 1 ms apart against a 1 ms batch window race a timeout again and again."""
+    count = 1000
+
+    async def run() -> AdapterHealth:
+        port = free_loopback_port()
+        broker = await _start_broker(tmp_path, port, free_loopback_port())
+        mqtt = MqttSettings(
+            host="127.0.0.1", port=port, username=USER, password=SecretStr(PASSWORD), client_id=f"race-{port}"
+        )
+        adapter = MqttAdapter(mqtt, parse_mapping(MAPPING).mqtt, max_batch_delay_s=0.001, batch_size=100_000)
+        health = AdapterHealth(adapter="mqtt-race", endpoint=adapter.endpoint)
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            run_adapter(
+                adapter, EnvelopePublisher(topics, producer, health), stop, backoff=Backoff(0.05, 0.3)
+            )
+        )
+        try:
+            await _until(lambda: health.state == "connected", health)
+            await asyncio.sleep(0.2)  # the subscription is acknowledged just after the CONNACK
+            stall = asyncio.create_task(_stall_the_loop())  # a loaded machine: timers expire beside arrivals
+            now_ns = time.time_ns()
+            await _publish(
+                port,
+                [(f"ami/{i:05d}/reading", {"ts": now_ns + i, "kwh": 1.0}) for i in range(count)],
+                pause_s=0.001,
+            )
+            with contextlib.suppress(AssertionError):
+                await _until(lambda: health.readings_published >= count, health, timeout_s=20)
+            stall.cancel()
+        finally:
+            stop.set()
+            await task
+            await broker.shutdown()
+        return health
+
+    health = asyncio.run(run())
+    assert health.readings_published == count, health
+
+
+async def _stall_the_loop() -> None:
+    """What a descheduled process sees: nothing runs for a while, then I/O and expired timers at once."""
+    while True:
+        time.sleep(0.003)
+        await asyncio.sleep(0.001)
