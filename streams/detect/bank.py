@@ -16,6 +16,7 @@ from gridmon.detect.config import BankConfig
 from gridmon.detect.context import DeviceContext, DeviceParams
 from gridmon.detect.lifecycle import (
     NEVER,
+    RECENT_IDS,
     AnomalyLifecycle,
     ChannelSpec,
     DeviceLabels,
@@ -227,15 +228,7 @@ class DetectorBank:
 
     def restore(self, data: bytes) -> None:
         """Load a `snapshot()`; it must come from a bank with the same devices (same grid model)."""
-        try:
-            snapshot = msgspec.msgpack.decode(data, type=_Snapshot)
-        except msgspec.DecodeError as exc:
-            raise ConfigError(f"detector snapshot is not readable ({exc}); delete it to start cold") from None
-        if snapshot.version != SNAPSHOT_VERSION or snapshot.devices != len(self.context):
-            raise ConfigError(
-                f"detector snapshot is for {snapshot.devices} devices (format {snapshot.version}), this worker "
-                f"has {len(self.context)}: the grid model changed; delete the snapshot or replay history"
-            )
+        snapshot = self._decode(data)
         for key, packed in snapshot.detectors["baseline"].items():
             metric, field = key.rsplit(".", 1)
             getattr(self.baseline.state(metric), field)[...] = _unpack(packed)
@@ -252,6 +245,98 @@ class DetectorBank:
         self.lifecycle.recent.clear()
         for ident, detector, metric, dev in snapshot.recent:
             self.lifecycle.recent[ident] = (detector, metric, dev)
+
+    def adopt(self, data: bytes) -> int:
+        """Take over, from another worker's `snapshot()`, the devices it saw more recently than this bank
+        (event time of their newest reading); returns how many. Open anomalies move with their device (same
+        id: continued, not raised again). Idempotent, and a device this bank saw as recently or later keeps
+        its own state. Row copies per array, no loop over devices.
+
+        A device's reading count (`seen`) stays this bank's: the gap check starts on an adopted device once it
+        sends here, so devices of the other worker that went to a third one are not reported silent."""
+        snapshot = self._decode(data)
+        theirs_quality = {k: _view(v) for k, v in snapshot.detectors["quality"].items()}
+        theirs_last = _newest_reading(theirs_quality, len(self.context))
+        ours_last = _newest_reading(self.quality.state_dict(), len(self.context))
+        taken = theirs_last > ours_last
+        rows = np.flatnonzero(taken)
+        if not len(rows):
+            return 0
+        for key, packed in snapshot.detectors["baseline"].items():
+            metric, name = key.rsplit(".", 1)
+            getattr(self.baseline.state(metric), name)[..., rows] = _view(packed)[..., rows]
+        self._adopt_pmu({k: _view(v) for k, v in snapshot.detectors["pmu"].items()}, taken, rows)
+        self._adopt_quality(theirs_quality, rows)
+        for saved in snapshot.channels:
+            self._adopt_channel(saved, taken)
+        self._adopt_groups(snapshot, taken)
+        return len(rows)
+
+    def _decode(self, data: bytes) -> _Snapshot:
+        try:
+            snapshot = msgspec.msgpack.decode(data, type=_Snapshot)
+        except msgspec.DecodeError as exc:
+            raise ConfigError(f"detector snapshot is not readable ({exc}); delete it to start cold") from None
+        if snapshot.version != SNAPSHOT_VERSION or snapshot.devices != len(self.context):
+            raise ConfigError(
+                f"detector snapshot is for {snapshot.devices} devices (format {snapshot.version}), this worker "
+                f"has {len(self.context)}: the grid model changed; delete the snapshot or replay history"
+            )
+        return snapshot
+
+    def _adopt_pmu(self, theirs: dict[str, np.ndarray], taken: np.ndarray, rows: np.ndarray) -> None:
+        for key, array in self.pmu.angle.arrays().items():
+            if f"angle.{key}" in theirs:
+                array[..., rows] = theirs[f"angle.{key}"][..., rows]
+        for prefix, window in (("osc.", self.pmu.oscillation), ("vosc.", self.pmu.voltage_oscillation)):
+            if f"{prefix}device" not in theirs:
+                continue
+            their_device = theirs[f"{prefix}device"].astype(np.int64)
+            mine, other = ~taken[window.device], taken[their_device]
+            bins = window.values.shape[1]
+            window.load({
+                "device": np.concatenate([window.device[mine], their_device[other]]),
+                "values": np.vstack([window.values[mine], theirs[f"{prefix}values"].reshape(-1, bins)[other]]),
+                "bin_no": np.vstack([window.bin_no[mine], theirs[f"{prefix}bin_no"].reshape(-1, bins)[other]]),
+            })  # fmt: skip
+
+    def _adopt_quality(self, theirs: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        for name, array in theirs.items():
+            kind, key = name.split("/", 1)
+            state = self.quality.kind_state(kind)
+            if key == "now_ns":  # event-time "now" of the kind never goes back
+                state.now_ns[0] = max(int(state.now_ns[0]), int(array[0]))
+            elif key != "seen":
+                ours = getattr(state, key) if "." not in key else _table(state, key, array)
+                ours[..., rows] = array[..., rows]
+
+    def _adopt_channel(self, saved: _ChannelState, taken: np.ndarray) -> None:
+        category = "data_quality" if saved.category == "data_quality" else "grid"
+        channel = self.lifecycle.channel(
+            ChannelSpec(saved.detector, saved.metric, category, saved.min_on_s, saved.min_off_s)
+        )
+        # an anomaly open here and not there keeps this bank's debounce state, so that it still closes here
+        keep_own = np.zeros(len(taken), dtype=bool)
+        keep_own[[dev for dev in channel.open if dev not in saved.open]] = True
+        rows = np.flatnonzero(taken & ~keep_own)
+        for key, array in channel.arrays().items():
+            array[rows] = _view(saved.arrays[key])[rows]
+        for dev, state in saved.open.items():
+            if taken[dev] and not keep_own[dev]:
+                channel.open[dev] = state
+                self.lifecycle.recent.setdefault(state.id, (saved.detector, saved.metric, dev))
+
+    def _adopt_groups(self, snapshot: _Snapshot, taken: np.ndarray) -> None:
+        groups = self.lifecycle.zone_groups
+        for key, (group, last_start) in snapshot.zone_groups.items():
+            if key not in groups or groups[key][1] < last_start:
+                groups[key] = (group, last_start)
+        recent = self.lifecycle.recent
+        for ident, detector, metric, dev in snapshot.recent:
+            if taken[dev] and ident not in recent:  # operator feedback on their anomalies reaches this worker
+                recent[ident] = (detector, metric, dev)
+        while len(recent) > RECENT_IDS:
+            recent.popitem(last=False)
 
 
 def _valid_status(batch: Batch) -> np.ndarray:
@@ -277,6 +362,32 @@ def _rows(values: Any, rows: np.ndarray) -> Any:
 def _pack(array: np.ndarray) -> _Array:
     contiguous = np.ascontiguousarray(array)
     return _Array(contiguous.dtype.str, tuple(contiguous.shape), contiguous.tobytes())
+
+
+def _view(packed: _Array) -> np.ndarray:
+    """A read-only array over the snapshot's bytes (adopting copies rows out of it, never the whole)."""
+    return np.frombuffer(packed.data, dtype=np.dtype(packed.dtype)).reshape(packed.shape)
+
+
+def _newest_reading(quality: dict[str, np.ndarray], devices: int) -> np.ndarray:
+    """Per device, the event time of its newest reading of any kind (`NEVER` if none)."""
+    newest = np.full(devices, NEVER, dtype=np.int64)
+    for name, last_ts in quality.items():
+        if name.endswith("/last_ts"):
+            np.maximum(newest, last_ts, out=newest)
+    return newest
+
+
+EMPTY_TABLE = {"value": np.nan, "run": 0, "since": NEVER, "compared": 0.0, "repeated": 0.0}
+
+
+def _table(state: Any, key: str, like: np.ndarray) -> np.ndarray:
+    """This bank's per-device table `key` ("run.va"), created empty when it has not needed it yet."""
+    table_name, metric = key.split(".", 1)
+    table = state.tables()[table_name]
+    if metric not in table:
+        table[metric] = np.full(like.shape, EMPTY_TABLE[table_name], dtype=like.dtype)
+    return np.asarray(table[metric])
 
 
 def _unpack(packed: _Array) -> np.ndarray:

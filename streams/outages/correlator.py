@@ -16,7 +16,7 @@ from gridmon.outages.advice import isolation_advice
 from gridmon.outages.atrisk import AtRiskTracker
 from gridmon.outages.config import CorrelatorConfig
 from gridmon.outages.locate import locate
-from gridmon.outages.state import CorrelatorState, OpenOutage
+from gridmon.outages.state import AtRiskState, CorrelatorState, OpenOutage
 from gridmon.outages.topology import OutageTopology
 from gridmon.records import Anomaly, Outage
 
@@ -136,6 +136,56 @@ class OutageCorrelator:
         """Resume from `snapshot()`: open outages continue with their ids and versions, not re-raised."""
         self.state = msgspec.msgpack.decode(blob, type=CorrelatorState)
         self.at_risk_tracker.state = self.state.at_risk
+
+    def adopt(self, blob: bytes) -> int:
+        """Take over another worker's outages from its `snapshot()`: those this correlator does not know (by
+        id) continue here with their ids and versions, not raised again; returns how many open ones came.
+
+        A device this correlator already follows an outage on keeps its own; meter, SCADA and liveness news
+        keep whichever is newer; a feeder's pending darkness comes only if this correlator has none there.
+        Idempotent: adopting the same snapshot twice changes nothing."""
+        theirs = msgspec.msgpack.decode(blob, type=CorrelatorState)
+        ours = self.state
+        taken = {
+            ident: outage
+            for ident, outage in theirs.outages.items()
+            if ident not in ours.outages and not (_is_open(outage) and outage.device in ours.by_device)
+        }
+        ours.outages.update(taken)
+        for device, ident in theirs.by_device.items():
+            if ident in taken:
+                ours.by_device.setdefault(device, ident)
+        for device, ident in theirs.finished.items():
+            if ident in ours.outages:
+                ours.finished.setdefault(device, ident)
+        ours.meters |= {m: ts for m, ts in theirs.meters.items() if abs(ts) > abs(ours.meters.get(m, 0))}
+        ours.scada |= {d: ts for d, ts in theirs.scada.items() if abs(ts) > abs(ours.scada.get(d, 0))}
+        ours.alive |= {d: ts for d, ts in theirs.alive.items() if ts > ours.alive.get(d, ts - 1)}
+        self._adopt_pending(theirs)
+        known = set(ours.evidence)
+        ours.evidence += [item for item in theirs.evidence if item not in known]
+        self._adopt_at_risk(theirs.at_risk)
+        return sum(1 for outage in taken.values() if _is_open(outage))
+
+    def _adopt_pending(self, theirs: CorrelatorState) -> None:
+        """Darkness not yet located, per feeder this correlator has none pending on."""
+        ours = self.state
+        for feeder, meters in theirs.pending.items():
+            if feeder in ours.pending:
+                continue
+            ours.pending[feeder] = dict(meters)
+            ours.pending_first[feeder] = theirs.pending_first.get(feeder, min(meters.values(), default=0))
+            ours.unseen |= {m for m in meters if m in theirs.unseen}
+            ours.back |= {m: ts for m, ts in theirs.back.items() if m in meters}
+
+    def _adopt_at_risk(self, theirs: AtRiskState) -> None:
+        ours = self.at_risk_tracker.state
+        for equipment, times in theirs.operations.items():
+            ours.operations.setdefault(equipment, list(times))
+        ours.raised |= {d: ts for d, ts in theirs.raised.items() if ts > ours.raised.get(d, ts - 1)}
+        pending, sags = set(ours.pending), set(ours.sags)
+        ours.pending += [item for item in theirs.pending if item not in pending]
+        ours.sags += [item for item in theirs.sags if item not in sags]
 
     # --- events -----------------------------------------------------------------------------------------------
 
@@ -705,3 +755,7 @@ class OutageCorrelator:
         self.state.finished = {d: i for d, i in self.state.finished.items() if i in outages}
         self.state.meters = {m: ts for m, ts in self.state.meters.items() if abs(ts) >= horizon}
         self.state.alive = {d: ts for d, ts in self.state.alive.items() if ts >= horizon}
+
+
+def _is_open(outage: OpenOutage) -> bool:
+    return outage.state not in FINAL and outage.merged_into is None
