@@ -63,8 +63,9 @@ async def _run_forever(pipeline: Pipeline, checkpointer: StateCheckpointer, inte
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    # State is restored before the first batch and saved after the last one (running() exits first).
-    async with checkpointing(checkpointer, interval_s), running(pipeline):
+    # State is restored before the first batch and saved after the last one (running() exits first); state of
+    # partitions taken over in a rebalance is adopted from their previous owners' checkpoints.
+    async with checkpointing(checkpointer, interval_s, pipeline.consumer), running(pipeline):
         await stop.wait()
 
 

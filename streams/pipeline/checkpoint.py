@@ -5,6 +5,10 @@ Snapshots are taken in the event loop between batches (stages change state synch
 a consistent picture; the insert runs in a worker thread. A checkpoint can be a little ahead of the Kafka
 offsets committed when a worker dies: the few replayed batches then meet state that has already seen them
 (open outages keep their id; a baseline moves by a few samples), which is why the offsets are recorded too.
+
+When a worker is given partitions it did not hold (a rebalance: another worker died, left or joined), it
+adopts from the newest checkpoints of the workers that processed them before (`take_over`): per device the
+state of whoever saw it last, and the open outages of feeders it now serves (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -15,17 +19,23 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from gridmon.errors import StorageError
+from gridmon.errors import GridmonError, StorageError
+from gridmon.pipeline.consumer import BatchConsumer, Partitions
 from gridmon.store.client import first_line
 
 log = logging.getLogger(__name__)
 TABLE = "state_checkpoints"
 COLUMNS = ["worker", "component", "saved_ns", "state", "offsets"]
 Offsets = Callable[[], dict[str, int]]
+# the correlator follows whole feeders, routed by feeder over this topic: it adopts another worker's outages
+# only when it now holds every partition of this topic that worker processed (it serves all their feeders)
+FEEDER_TOPIC = "gridmon.outage-events"
+WHOLE_FEEDERS = {"outages"}
 
 
 class Checkpointable(Protocol):
@@ -34,6 +44,22 @@ class Checkpointable(Protocol):
     def snapshot(self) -> bytes: ...
 
     def restore(self, data: bytes, /) -> None: ...
+
+
+class Adoptable(Protocol):
+    """A component that can take over part of another worker's state: `adopt` returns how much it took."""
+
+    def adopt(self, data: bytes, /) -> int: ...
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Another worker's newest saved state of one component, and the partitions it had processed."""
+
+    worker: str
+    component: str
+    state: bytes
+    partitions: Partitions
 
 
 @dataclass
@@ -50,6 +76,7 @@ class StateCheckpointer:
     components: Mapping[str, Checkpointable]
     offsets: Offsets = field(default=dict)
     saves: int = 0
+    adopted: dict[str, int] = field(default_factory=dict)  # component -> devices / outages taken over
 
     def restore(self) -> list[str]:
         """Load the newest checkpoint of every component that has one; a cold start restores nothing."""
@@ -67,6 +94,50 @@ class StateCheckpointer:
             restored.append(component)
         log.info("worker %s restored state of %s", self.worker, restored or "nothing (cold start)")
         return sorted(restored)
+
+    def others(self, partitions: Partitions) -> list[Checkpoint]:
+        """The newest checkpoint of every component of every other worker that processed any of
+        `partitions` (a worker of another group has other topic names, so it never matches)."""
+        rows = self._query(
+            f"SELECT worker, component, argMax(state, saved_ns) AS last_state, "
+            f"argMax(offsets, saved_ns) AS last_offsets FROM {TABLE} WHERE worker != {{worker:String}} "
+            "GROUP BY worker, component HAVING hasAny(mapKeys(last_offsets), {partitions:Array(String)}) "
+            "ORDER BY worker, component",
+            {"worker": self.worker, "partitions": sorted(_key(tp) for tp in partitions)},
+            column_formats={"last_state": "bytes"},
+        )
+        return [Checkpoint(w, c, state, {_partition(k) for k in offsets}) for w, c, state, offsets in rows]
+
+    def adopt(self, checkpoints: list[Checkpoint], held: Partitions) -> dict[str, int]:
+        """Adopt the components' state from `checkpoints` (call from the event loop, between batches); a
+        snapshot this worker cannot read is logged and skipped (those devices start cold)."""
+        taken: dict[str, int] = {}
+        for checkpoint in checkpoints:
+            target = self.components.get(checkpoint.component)
+            if not hasattr(target, "adopt") or not self._serves(checkpoint, held):
+                continue
+            try:
+                count = target.adopt(checkpoint.state)  # type: ignore[union-attr]
+            except GridmonError as exc:
+                log.warning("worker %s cannot adopt %s of worker %s: %s", self.worker,
+                            checkpoint.component, checkpoint.worker, exc)  # fmt: skip
+                continue
+            taken[checkpoint.component] = taken.get(checkpoint.component, 0) + count
+            log.info("takeover: worker %s adopted %s of worker %s: %d", self.worker,
+                     checkpoint.component, checkpoint.worker, count)  # fmt: skip
+        for component, count in taken.items():
+            self.adopted[component] = self.adopted.get(component, 0) + count
+        return taken
+
+    def _serves(self, checkpoint: Checkpoint, held: Partitions) -> bool:
+        if checkpoint.component not in WHOLE_FEEDERS:
+            return True
+        feeder_partitions = {tp for tp in checkpoint.partitions if tp[0].endswith(FEEDER_TOPIC)}
+        if feeder_partitions <= held:
+            return True
+        log.info("worker %s does not hold every feeder partition of worker %s: its outages stay with it",
+                 self.worker, checkpoint.worker)  # fmt: skip
+        return False
 
     def snapshot_rows(self) -> list[list[Any]]:
         """One row per component, taken now (call from the event loop, between batches)."""
@@ -90,9 +161,12 @@ class StateCheckpointer:
     def save(self) -> None:
         self.write(self.snapshot_rows())
 
-    def _query(self, sql: str, parameters: dict[str, Any]) -> list[Any]:
+    def _query(
+        self, sql: str, parameters: dict[str, Any], column_formats: dict[str, str] | None = None
+    ) -> list[Any]:
         try:
-            result = self.client.query(sql, parameters=parameters, column_formats={"state": "bytes"})
+            formats = column_formats or {"state": "bytes"}
+            result = self.client.query(sql, parameters=parameters, column_formats=formats)
             return list(result.result_rows)
         except ClickHouseError as exc:
             raise StorageError(
@@ -101,14 +175,25 @@ class StateCheckpointer:
             ) from exc
 
 
+async def take_over(checkpointer: StateCheckpointer, new: Partitions, held: Partitions) -> dict[str, int]:
+    """`BatchConsumer.on_takeover`: read the previous owners' checkpoints (in a thread), adopt them here."""
+    checkpoints = await asyncio.to_thread(checkpointer.others, new)
+    return checkpointer.adopt(checkpoints, held)
+
+
 @contextlib.asynccontextmanager
-async def checkpointing(checkpointer: StateCheckpointer, interval_s: float) -> AsyncIterator[list[str]]:
-    """Restore now, save every `interval_s` while the body runs and once more when it ends.
+async def checkpointing(
+    checkpointer: StateCheckpointer, interval_s: float, consumer: BatchConsumer | None = None
+) -> AsyncIterator[list[str]]:
+    """Restore now, save every `interval_s` while the body runs and once more when it ends; with `consumer`,
+    adopt the previous owners' state of every partition it is given that this worker did not hold.
 
     Yields the names of the components restored. A failed periodic save is logged and retried at the next
     tick (state is a cache of the input history, the pipeline must not stop for it); the final save raises.
     """
     restored = await asyncio.to_thread(checkpointer.restore)
+    if consumer is not None:
+        consumer.on_takeover = partial(take_over, checkpointer)
     task = asyncio.create_task(_save_every(checkpointer, interval_s))
     try:
         yield restored
@@ -146,3 +231,12 @@ def progress_offsets(stages: list[Any]) -> Offsets:
         return merged
 
     return offsets
+
+
+def _key(partition: tuple[str, int]) -> str:
+    return f"{partition[0]}:{partition[1]}"
+
+
+def _partition(key: str) -> tuple[str, int]:
+    topic, number = key.rsplit(":", 1)
+    return topic, int(number)

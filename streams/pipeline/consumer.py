@@ -8,7 +8,9 @@ Delivery is at-least-once: a batch's offsets are committed only after every stag
 (ClickHouse) and outputs (Kafka); the sink makes rows exactly-once. While the stages write batch k, they
 already compute batch k+1 (each stage writes its batches in order, and a partition belongs to one stage, so
 offsets are committed in order per partition), and the thread fetches batch k+2. Before partitions are taken away (rebalance), the consumer waits until
-every fetched batch is handled and commits, so the next owner starts after the last stored offset.
+every fetched batch is handled and commits, so the next owner starts after the last stored offset. When
+partitions arrive that this worker did not hold, `on_takeover` runs in the event loop after the batches in
+hand and before the first batch that may hold their messages (a worker adopts their previous owner's state).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from gridmon.settings import Settings
 
 log = logging.getLogger(__name__)
 BatchHandler = Callable[[Sequence[RawMessage]], Awaitable[Any]]
+Partitions = set[tuple[str, int]]
+TakeoverHandler = Callable[[Partitions, Partitions], Awaitable[Any]]  # (newly assigned, all assigned)
 EXIT_UNCONFIRMED_BATCH = 75
 POLL_S = 0.02  # while a batch is being gathered, look for more this often
 IN_FLIGHT_BATCHES = 2  # batch k+1 is decoded and scored while batch k's rows are being inserted
@@ -49,6 +53,15 @@ class BatchStats:
     commits: int = 0
     commits_failed: int = 0
     assigned: set[tuple[str, int]] = field(default_factory=set)
+    takeovers: int = 0  # assignments with partitions this worker did not hold, handed to `on_takeover`
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """Queued between batches by the fetch thread: these partitions are new to this worker."""
+
+    new: Partitions
+    held: Partitions
 
 
 class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
@@ -72,6 +85,9 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         self.max_messages = max_messages
         self.window_s = window_s
         self.stats = BatchStats()
+        self.on_takeover: TakeoverHandler | None = None
+        self._held_before_revoke: Partitions = set()
+        self._taken_over: Partitions = set()  # newly assigned, not yet queued (fetch thread)
         self._consumer: Any = None
         self._task: asyncio.Future[None] | None = None
         self._to_commit: dict[
@@ -112,11 +128,16 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[list[Any] | None] = asyncio.Queue(maxsize=1)
+        queue: asyncio.Queue[list[Any] | Takeover | None] = asyncio.Queue(maxsize=1)
         fetcher = loop.run_in_executor(None, self._fetch_loop, loop, queue)
         in_flight: deque[asyncio.Future[dict[str, list[RawMessage]]]] = deque()
         try:
             while (messages := await queue.get()) is not None:
+                if isinstance(messages, Takeover):
+                    while in_flight:  # state is adopted between batches, never under one
+                        self._handled(await in_flight.popleft())
+                    await self._take_over(messages)
+                    continue
                 in_flight.append(asyncio.ensure_future(self._handle(messages)))
                 while in_flight and (len(in_flight) >= IN_FLIGHT_BATCHES or in_flight[0].done()):
                     self._handled(await in_flight.popleft())  # oldest first: commits stay in batch order
@@ -128,7 +149,21 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
                 self._progress.notify_all()
             await fetcher  # it commits what was handled and leaves the group
 
-    def _fetch_loop(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[Any] | None]) -> None:
+    async def _take_over(self, takeover: Takeover) -> None:
+        """Adopting state is best effort: a failure leaves those devices cold, the pipeline goes on."""
+        if self.on_takeover is None:
+            return
+        self.stats.takeovers += 1
+        try:
+            await self.on_takeover(takeover.new, takeover.held)
+        except Exception:
+            log.exception(
+                "taking over the state of %d new partitions failed: they start cold", len(takeover.new)
+            )
+
+    def _fetch_loop(
+        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[Any] | Takeover | None]
+    ) -> None:
         """Runs in a thread: gather messages, hand a batch over when it is full, when it waited `window_s`,
         or at once when the stages are idle (natural batching: light load gets low latency, heavy load gets
         big batches, since messages pile up while the stages are busy)."""
@@ -140,6 +175,11 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
                 messages = self._consumer.consume(room, timeout=POLL_S if self._pending else self.window_s)
                 self.stats.fetch_seconds += time.perf_counter() - started
                 self._note_highwater()
+                if self._taken_over:  # queued before any batch that may hold the new partitions' messages
+                    takeover = Takeover(self._taken_over, set(self.stats.assigned))
+                    self._taken_over = set()
+                    if not self._hand_over(loop, queue, takeover):
+                        return
                 if messages:
                     self._pending_since = self._pending_since or time.monotonic()
                     self._pending.extend(messages)
@@ -165,7 +205,10 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
             return self._done == self._fetched  # the stages have nothing in hand
 
     def _hand_over(
-        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[list[Any] | None], item: list[Any] | None
+        self,
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[list[Any] | Takeover | None],
+        item: list[Any] | Takeover | None,
     ) -> bool:
         """Queue `item` for the event loop; give up (False) if the consumer stops while the queue is full."""
         future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
@@ -239,7 +282,12 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
                 self._highwater[(topic, partition)] = int(high)
 
     def _on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
-        self.stats.assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        """Called inside `consume` (fetch thread): only notes what is new; the event loop adopts state."""
+        incoming = {(tp.topic, tp.partition) for tp in partitions}
+        if self.on_takeover is not None:
+            self._taken_over |= incoming - self._held_before_revoke
+        self._held_before_revoke = set()
+        self.stats.assigned |= incoming
         log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
     def _on_revoke(self, _consumer: Any, partitions: list[Any]) -> None:
@@ -254,7 +302,8 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         revoked = {(tp.topic, tp.partition) for tp in partitions}  # gathered, not handled: the next owner's
         self._pending = [m for m in self._pending if (m.topic(), m.partition()) not in revoked]
         self._pending_since = self._pending_since if self._pending else 0.0
-        self.stats.assigned -= {(tp.topic, tp.partition) for tp in partitions}
+        self._held_before_revoke |= self.stats.assigned  # an eager rebalance assigns them again at once
+        self.stats.assigned -= revoked
         log.info("revoked %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
     def _close(self) -> None:
@@ -276,6 +325,7 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
             "largest_batch": self.stats.largest_batch,
             "commits": self.stats.commits,
             "commits_failed": self.stats.commits_failed,
+            "takeovers": self.stats.takeovers,
         }
 
     def highwater(self, topic: str, partition: int) -> int | None:
