@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -115,6 +117,53 @@ def label(
         raise typer.BadParameter("use false_alarm or confirmed")
     store_label(_client(), anomaly_id, kind, by, note)
     console.print(f"labelled {anomaly_id} {kind}; workers apply it on their next label poll")
+
+
+@anomalies_app.command("score")
+def score(
+    path: Path = typer.Argument(
+        ..., help="CSV of timestamp,value[,label] (header optional; named value columns)"
+    ),
+    interval_s: float | None = typer.Option(
+        None,
+        help="samples are this many seconds apart: for value[,label] files (overrides a timestamp column)",
+    ),
+    tolerance_samples: int = typer.Option(
+        10, min=0, help="a labelled window is found by an anomaly overlapping it or this many samples after"
+    ),
+    batch_s: float = typer.Option(1.0, min=0.001, help="event time per batch fed to the detectors"),
+    limit: int = typer.Option(50, min=1, help="anomalies to list"),
+) -> None:
+    """Run one series through the detectors (as a sensor: unit-free checks only) and, when it has labels,
+    print event-wise precision, recall, F1, latency and false positives per 1,000 samples."""
+    from gridmon.detect.series import read_series_csv, score_events, score_series
+
+    series = read_series_csv(path, interval_s)
+    result = score_series(series, batch_s=batch_s)
+    first = int(series.ts_ns[0])
+    table = Table("sample", "t (s)", "end (s)", "channel", "detector", "metric", "category", "severity", "score",
+                  "value", title=f"{len(result.anomalies)} anomalies in {len(series)} samples of {series.name}")  # fmt: skip
+    for anomaly in result.anomalies[:limit]:
+        end = "open" if anomaly.end_ns is None else f"{(anomaly.end_ns - first) / 1e9:.3f}"
+        table.add_row(str(int(series.ts_ns.searchsorted(anomaly.start_ns))), f"{(anomaly.start_ns - first) / 1e9:.3f}",
+                      end, anomaly.device, anomaly.detector, anomaly.metric, anomaly.category, anomaly.severity,
+                      f"{anomaly.score:.2f}", f"{anomaly.value:.4g}")  # fmt: skip
+    console.print(table)
+    if series.labels is None:
+        console.print("no label column: nothing to score against")
+        return
+    scores = score_events(series.ts_ns, series.labels, result.events(), tolerance_samples)
+    summary = Table("labelled windows", "found", "raised", "false positives", "precision", "recall", "F1",
+                    "FP / 1,000 samples", "latency p50 (s)", "flagged share", title="event-wise scores")  # fmt: skip
+    latency = f"{float(np.median(scores.latency_start_s)):.3f}" if scores.latency_start_s else "–"
+    summary.add_row(str(scores.windows), str(scores.found), str(scores.raised), str(scores.false_positives),
+                    _ratio(scores.precision), _ratio(scores.recall), _ratio(scores.f1),
+                    f"{scores.false_positives_per_1000:.2f}", latency, f"{scores.flagged_share:.1%}")  # fmt: skip
+    console.print(summary)
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 def register(app: typer.Typer) -> None:

@@ -395,6 +395,10 @@ def _parse(
         ts = EPOCH_NS + np.round(np.arange(len(body)) * interval_s * 1e9).astype(np.int64)
     else:
         ts = np.array([_stamp(path, n, row[time_col]) for n, row in enumerate(body, offset)], dtype=np.int64)
+    steps = np.diff(ts)
+    if (steps <= 0).any():
+        line = offset + int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise SeriesError(f"{path}:{line}: timestamp is not after the previous one; sort the file by time")
     labels = None
     if label_col is not None:
         labels = np.array([_label(path, n, row[label_col]) for n, row in enumerate(body, offset)], dtype=bool)
