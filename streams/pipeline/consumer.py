@@ -134,20 +134,32 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         try:
             while (messages := await queue.get()) is not None:
                 if isinstance(messages, Takeover):
-                    while in_flight:  # state is adopted between batches, never under one
-                        self._handled(await in_flight.popleft())
+                    await self._finish(in_flight, 0)  # state is adopted between batches, never under one
                     await self._take_over(messages)
                     continue
-                in_flight.append(asyncio.ensure_future(self._handle(messages)))
-                while in_flight and (len(in_flight) >= IN_FLIGHT_BATCHES or in_flight[0].done()):
-                    self._handled(await in_flight.popleft())  # oldest first: commits stay in batch order
-            while in_flight:
-                self._handled(await in_flight.popleft())
+                batch = asyncio.ensure_future(self._handle(messages))
+                # marked handled the moment it (and every older batch) is done, not when the next batch
+                # arrives: with no next batch (end of a backlog, a rebalance waiting for it) it must commit
+                batch.add_done_callback(lambda _batch: self._handled_in_order(in_flight))
+                in_flight.append(batch)
+                await self._finish(in_flight, IN_FLIGHT_BATCHES - 1)
+            await self._finish(in_flight, 0)
         finally:
             self._stopping.set()
             with self._progress:
                 self._progress.notify_all()
             await fetcher  # it commits what was handled and leaves the group
+
+    async def _finish(self, in_flight: deque[asyncio.Future[Any]], keep: int) -> None:
+        """Wait until at most `keep` batches are in flight."""
+        while len(in_flight) > keep:
+            await asyncio.wait([in_flight[0]])
+            self._handled_in_order(in_flight)
+
+    def _handled_in_order(self, in_flight: deque[asyncio.Future[dict[str, list[RawMessage]]]]) -> None:
+        """Oldest first, so that commits stay in batch order (a later batch may finish first)."""
+        while in_flight and in_flight[0].done():
+            self._handled(in_flight.popleft().result())
 
     async def _take_over(self, takeover: Takeover) -> None:
         """Adopting state is best effort: a failure leaves those devices cold, the pipeline goes on."""

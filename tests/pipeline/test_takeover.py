@@ -252,3 +252,36 @@ def test_the_consumer_adopts_the_previous_owners_state_before_the_first_batch(
     consumer = asyncio.run(run())
     assert consumer.stats.takeovers == 1
     assert adopted_at_first_batch[0] == {"detector": len(devices)}
+
+
+def test_the_last_batch_is_committed_without_waiting_for_another(settings: Settings) -> None:
+    """A rebalance waits until every fetched batch is committed: the last batch of a backlog must not wait for
+    a next one that may never come (it stalled the takeover for the rebalance timeout, 60 s)."""
+    prepare_topics(settings, settings.kafka_bootstrap or "")
+    topic = settings.topic("grid.pmu")
+    group = settings.topic("last-batch")
+    producer = make_producer(settings, settings.kafka_bootstrap or "")
+    for number in range(20):
+        producer.produce(topic, key=str(number).encode(), value=b"{}", partition=0)
+    assert producer.flush(30) == 0
+    handled: list[int] = []
+
+    async def stage(messages: Sequence[RawMessage]) -> None:
+        handled.extend(m.offset for m in messages)
+
+    async def run() -> int:
+        consumer = BatchConsumer(
+            settings, settings.kafka_bootstrap or "", {topic: stage},
+            group_id=group, max_messages=100, window_s=0.2,
+        )  # fmt: skip
+        await consumer.start()
+        try:
+            for _ in range(200):  # up to 10 s
+                await asyncio.sleep(0.05)
+                if len(handled) == 20 and consumer.stats.commits:
+                    break
+            return consumer.stats.commits
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(run()) >= 1  # committed while still running, not only when it stopped
