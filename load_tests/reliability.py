@@ -12,7 +12,9 @@ rate; a broker restart (the embedded Tansu on s3:// storage served by moto in an
 with `GRIDMON_KAFKA_BOOTSTRAP` and `GRIDMON_RELIABILITY_BROKER_RESTART` = a shell command that restarts it).
 Two workers with one killed run the real `gridmon worker` CLI twice on one consumer group, sharing one store
 through `gridmon store serve` (chdb allows one process per folder; the front gives both workers the ClickHouse
-server code path), so the killed worker's uncommitted batches meet the shared offset high-water.
+server code path), so the killed worker's uncommitted batches meet the shared offset high-water. There the
+devices are keyed by gateway (one partition each) and a street outage spans the kill: the survivor must adopt
+the killed worker's detector state and open outages from its checkpoint and continue its alarms (same ids).
 
 Run: `make reliability` or `.venv/bin/python -m load_tests.reliability [--messages 400] [--only kill9,poison]`.
 """
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -38,9 +42,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:  # the orchestrator imports gridmon lazily
+    from gridmon.grid import GridModel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FAULT_FILE_ENV = "GRIDMON_RELIABILITY_FAULT_FILE"
@@ -48,6 +55,12 @@ READINGS_PER_MESSAGE = 100
 RAW_TABLES = {"pmu": "pmu_readings", "meter": "meter_events"}
 WORKER_EXIT_UNCONFIRMED = 75
 PARTITIONS = 4
+GATEWAYS = {"pmu": 5, "meter": 8}  # keyed scenarios: devices behind one gateway share its key (one partition)
+GATEWAY_STEP_NS = 10_000_000  # keyed scenarios: event time per reading (a message spans 1 s: outages open
+# within seconds of the gasps, long before the kill at 30 % of the messages)
+OUTAGE_FEEDERS = 4  # keyed scenarios: one street outage per feeder, from 10 % to 90 % of the messages
+TAKEOVER_LINE = re.compile(r"takeover: worker (\S+) adopted (\w+) of worker (\S+): (\d+)")
+FINAL_OUTAGE_STATES = ("restored", "momentary")
 
 
 # --- the worker side (child process) ----------------------------------------------------------------------
@@ -248,6 +261,8 @@ class Scenario:
     prefix: str = field(default_factory=lambda: f"rel{uuid.uuid4().hex[:8]}.")
     database: str = field(default_factory=lambda: f"rel_{uuid.uuid4().hex[:10]}")
     pseudonym_key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    gateways: bool = False  # devices keyed by gateway and a street outage spanning the run (else random keys)
+    outage_devices: list[str] = field(default_factory=list)
     produced_valid: int = 0
     produced_poison: int = 0
     broker: Any = None  # the scenario's own EmbeddedBroker, when it restarts it
@@ -276,14 +291,14 @@ class Scenario:
         model = generate("small", seed=1)
         devices = {"pmu": model.devices_of_kind("pmu"), "meter": model.devices_of_kind("meter")}
         producer = make_producer(settings, self.bootstrap)
-        values = list(self._messages(devices))
-        self.produced_valid = sum(valid for _topic, _value, valid in values)
-        self.produced_poison = sum(1 for _topic, _value, valid in values if not valid)
+        values = list(self._gateway_messages(model) if self.gateways else self._messages(devices))
+        self.produced_valid = sum(valid for _topic, _value, valid, _key in values)
+        self.produced_poison = sum(1 for _topic, _value, valid, _key in values if not valid)
 
         def run() -> None:
             pause = seconds / max(len(values), 1)
-            for topic, value, _valid in values:
-                producer.produce(settings.topic(topic), key=uuid.uuid4().bytes[:4], value=value)
+            for topic, value, _valid, key in values:
+                producer.produce(settings.topic(topic), key=key or uuid.uuid4().bytes[:4], value=value)
                 producer.poll(0)
                 time.sleep(pause)
             assert producer.flush(60) == 0, "the producer could not deliver every message"
@@ -292,12 +307,12 @@ class Scenario:
         thread.start()
         return thread
 
-    def _messages(self, devices: dict[str, list[str]]) -> Iterator[tuple[str, bytes, int]]:
+    def _messages(self, devices: dict[str, list[str]]) -> Iterator[tuple[str, bytes, int, bytes | None]]:
         rng = random.Random(7)
         start_ns = time.time_ns() - 3600 * 10**9
         for i in range(self.messages):
             if self.poison_every and i % self.poison_every == 0:
-                yield "grid.pmu", poison(rng, i // self.poison_every), 0
+                yield "grid.pmu", poison(rng, i // self.poison_every), 0, None
             kind = "pmu" if i % 2 else "meter"
             readings = []
             for j in range(READINGS_PER_MESSAGE):
@@ -309,7 +324,47 @@ class Scenario:
                 else:
                     readings.append({"device": device, "ts": ts, "event": "interval", "kwh": 0.3})
             body = {"readings": readings, "source": "reliability", "sent_ns": time.time_ns()}
-            yield f"grid.{kind}", orjson.dumps(body), len(readings)
+            yield f"grid.{kind}", orjson.dumps(body), len(readings), None
+
+    def _gateway_messages(self, model: GridModel) -> Iterator[tuple[str, bytes, int, bytes | None]]:
+        """Each message carries the readings of one gateway's devices, keyed by the gateway (as field
+        gateways send), so a device lives on one partition; street outages on up to `OUTAGE_FEEDERS`
+        feeders go dark at 10 % of the messages (last gasps) and come back at 90 % (power restored), their
+        meters silent in between: alarms that the killed worker raised must be continued by the survivor."""
+        rng = random.Random(7)
+        start_ns = time.time_ns() - 3600 * 10**9
+        members = {kind: [model.devices_of_kind(kind)[g :: GATEWAYS[kind]] for g in range(GATEWAYS[kind])]
+                   for kind in GATEWAYS}  # fmt: skip
+        gateway_of = {d: g for g, devices in enumerate(members["meter"]) for d in devices}
+        self.outage_devices = street_outages(model, OUTAGE_FEEDERS)
+        dark = {m for t in self.outage_devices for m in model.meters_below(t)}
+        dark_from, dark_until = self.messages // 10, self.messages * 9 // 10
+        for i in range(self.messages):
+            if self.poison_every and i % self.poison_every == 0:
+                yield "grid.pmu", poison(rng, i // self.poison_every), 0, None
+            if i in (dark_from, dark_until):
+                event = "last_gasp" if i == dark_from else "power_restored"
+                at_ns = start_ns + i * READINGS_PER_MESSAGE * GATEWAY_STEP_NS
+                yield from _meter_events(sorted(dark), gateway_of, event, at_ns)
+            kind = "pmu" if i % 2 else "meter"
+            gateway = (i // 2) % GATEWAYS[kind]
+            devices = members[kind][gateway]
+            if kind == "meter" and dark_from <= i < dark_until:
+                devices = [d for d in devices if d not in dark]
+            readings = []
+            for j in range(READINGS_PER_MESSAGE):
+                n = i * READINGS_PER_MESSAGE + j
+                reading: dict[str, Any] = {
+                    "device": devices[n % len(devices)],
+                    "ts": start_ns + n * GATEWAY_STEP_NS,
+                }
+                if kind == "pmu":
+                    reading |= {"freq_hz": 60.0, "va": 7200.0, "vb": 7200.0}
+                else:
+                    reading |= {"event": "interval", "kwh": 0.3}
+                readings.append(reading)
+            body = {"readings": readings, "source": "reliability", "sent_ns": time.time_ns()}
+            yield f"grid.{kind}", orjson.dumps(body), len(readings), f"{kind}-gw{gateway}".encode()
 
     def caught_up(self) -> bool:
         """Has the consumer group committed every offset of every input partition?"""
@@ -344,6 +399,27 @@ class Scenario:
         row.duplicated = sum(counts[kind]["rows"] - counts[kind]["distinct"] for kind in RAW_TABLES)
         row.lost = max(self.produced_valid - distinct, 0) + max(self.produced_poison - row.dead_lettered, 0)
         return row
+
+
+def street_outages(model: GridModel, feeders: int) -> list[str]:
+    """One transformer with three or more meters on each of the first `feeders` feeders."""
+    chosen: dict[str, str] = {}
+    for transformer in model.devices_of_kind("transformer"):
+        feeder = model.feeder_of(transformer)
+        if feeder not in chosen and len(model.meters_below(transformer)) >= 3:
+            chosen[feeder] = transformer
+    return list(chosen.values())[:feeders]
+
+
+def _meter_events(
+    meters: list[str], gateway_of: dict[str, int], event: str, at_ns: int
+) -> Iterator[tuple[str, bytes, int, bytes | None]]:
+    """One message per gateway with `event` from each of its `meters` (stamps off the 1 ms grid: unique)."""
+    for gateway in sorted({gateway_of[m] for m in meters}):
+        readings = [{"device": m, "ts": at_ns + k + 1, "event": event}
+                    for k, m in enumerate(meters) if gateway_of[m] == gateway]  # fmt: skip
+        body = {"readings": readings, "source": "reliability", "sent_ns": time.time_ns()}
+        yield "grid.meter", orjson.dumps(body), len(readings), f"meter-gw{gateway}".encode()
 
 
 def poison(rng: random.Random, i: int) -> bytes:
@@ -623,6 +699,10 @@ class CliWorker:
     def data_dir(self) -> Path:
         return self.scenario.data_dir / f"{self.scenario.database}-{self.name}"
 
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "worker.log"
+
     def start(self) -> None:
         from gridmon.kafka.embedded import free_loopback_port
 
@@ -702,7 +782,11 @@ def input_assignment(scenario: Scenario, asked: Sequence[CliWorker]) -> Assignme
     A worker that does not answer (starting, rebalancing, dead) is left out.
     """
     settings = scenario.settings()
-    inputs = {settings.topic(f"grid.{kind}") for kind in RAW_TABLES}
+    return assignment(asked, {settings.topic(f"grid.{kind}") for kind in RAW_TABLES})
+
+
+def assignment(asked: Sequence[CliWorker], topics: set[str]) -> Assignment:
+    """The partitions of `topics` each asked worker holds (see `input_assignment`)."""
     held: Assignment = {}
     for worker in asked:
         url = f"http://127.0.0.1:{worker.web_port}/gridmon/consumer/"
@@ -714,7 +798,7 @@ def input_assignment(scenario: Scenario, asked: Sequence[CliWorker]) -> Assignme
         held[worker.web_port] = {
             (topic, partition)
             for topic, partitions in assigned.items()
-            if topic in inputs
+            if topic in topics
             for partition in partitions
         }
     return held
@@ -836,7 +920,6 @@ def run_two_workers(scenario: Scenario, produce_s: float = 20.0) -> Row:
 def _two_workers(scenario: Scenario, store: StoreFront, workers: list[CliWorker], produce_s: float) -> Row:
     for worker in workers:
         worker.start()
-    survivor, victim = workers
 
     def both_hold_partitions() -> bool:
         if not all(w.alive() for w in workers):
@@ -847,9 +930,12 @@ def _two_workers(scenario: Scenario, store: StoreFront, workers: list[CliWorker]
     wait_until(both_hold_partitions, 240)
     producing = scenario.produce(seconds=produce_s)  # load starts once both consume; the kill lands in it
     wait_until(lambda: committed_fraction(scenario) > 0.3, 180)
+    victim = feeder_holder(scenario, workers) if scenario.outage_devices else workers[1]
+    survivor = next(worker for worker in workers if worker is not victim)
     producing_at_kill = producing.is_alive()
     killed_at_committed = committed_fraction(scenario)
     moved = input_assignment(scenario, [victim])[victim.web_port]
+    survivor_log_at_kill = survivor.log_path.stat().st_size
     victim.kill9()
     killed = time.monotonic()
     committed_at_kill = committed_offsets(scenario)
@@ -864,6 +950,8 @@ def _two_workers(scenario: Scenario, store: StoreFront, workers: list[CliWorker]
     producing.join()
     wait_until(scenario.caught_up, 300, lambda: None if survivor.alive() else survivor.start())
     recovery_s = time.monotonic() - killed
+    continuity = alarm_continuity(scenario, store)  # waits for the outages to close (outage stage follows)
+    adopted = adopted_after(survivor, survivor_log_at_kill, victim.name)
     peak_rss_mb = survivor.peak_rss_mb()
     survivor.stop()
     store.stop()
@@ -885,16 +973,98 @@ def _two_workers(scenario: Scenario, store: StoreFront, workers: list[CliWorker]
         "duplicated_messages": len(union.duplicated_messages),
         "stored_past_commit": ahead,
         "checkpoints": sorted(stored.checkpoints),
+        "adopted": adopted,
+        **continuity,
     }
-    victim_state = ", ".join(c for w, c in sorted(stored.checkpoints) if w == victim.name) or "none"
+    w1, w2 = survivor.name, victim.name
     row.note = (
-        f"w2 killed at {killed_at_committed:.0%} committed"
-        f"{', producer still sending' if producing_at_kill else ''}; w1 took its {len(moved)} input partitions in "
-        f"{takeover_s:.1f} s. w2 had stored {ahead} messages past the group's commit: redelivered to w1, "
+        f"{w2} killed at {killed_at_committed:.0%} committed"
+        f"{', producer still sending' if producing_at_kill else ''}; {w1} took its {len(moved)} input partitions "
+        f"in {takeover_s:.1f} s. {w2} had stored {ahead} messages past the group's commit: redelivered to {w1}, "
         "dropped by its sink (one store via `gridmon store serve`, one offset high-water). "
-        f"w2's state ({victim_state}) stays under its worker id: w1 starts those devices cold"
+        f"{w1} adopted {w2}'s state from its checkpoint: {adopted.get('detector', 0)} devices, "
+        f"{adopted.get('outages', 0)} open outages; alarms re-raised under a new id: "
+        f"{continuity['re_raised_anomalies']} anomalies, {continuity['re_raised_outages']} outages; "
+        f"outages left open: {continuity['unclosed_outages']} of {continuity['outages']}"
     )
     return row
+
+
+def feeder_holder(scenario: Scenario, workers: list[CliWorker]) -> CliWorker:
+    """The worker to kill: one that correlates outage events (holds a partition of the feeder-keyed topic
+    that received any), so that open outages must move; the second worker if both do."""
+    from confluent_kafka import TopicPartition
+
+    from gridmon.kafka.clients import make_consumer
+
+    settings = scenario.settings()
+    topic = settings.topic("gridmon.outage-events")
+    consumer = make_consumer(settings, scenario.bootstrap, group_id=settings.topic("reliability-probe"))
+    try:  # a high watermark above 0 is enough here (Tansu's may be short of the end, never above 0 wrongly)
+        marks = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in range(PARTITIONS)
+        }
+    finally:
+        consumer.close()
+    busy = {(topic, p) for p, (_low, high) in marks.items() if high > 0}
+    held = assignment(workers, {topic})
+    holders = [worker for worker in workers if held.get(worker.web_port, set()) & busy]
+    return holders[-1] if holders else workers[-1]
+
+
+def adopted_after(worker: CliWorker, offset: int, source: str) -> dict[str, int]:
+    """What `worker` logged adopting from `source`'s checkpoint since byte `offset` of its log."""
+    with worker.log_path.open("rb") as log:
+        log.seek(offset)
+        text = log.read().decode(errors="replace")
+    adopted: dict[str, int] = {}
+    for taker, component, giver, count in TAKEOVER_LINE.findall(text):
+        if taker == worker.name and giver == source:
+            adopted[component] = adopted.get(component, 0) + int(count)
+    return adopted
+
+
+def alarm_continuity(scenario: Scenario, store: StoreFront, timeout_s: float = 90.0) -> dict[str, int]:
+    """Alarms in the store after the run: an anomaly is re-raised when a new id starts on the same device,
+    detector and metric while an earlier one never closed (a worker that forgot it); an outage is re-raised
+    when its device has two ids. Waits until every scenario outage reached a final state (or `timeout_s`)."""
+    import clickhouse_connect
+
+    client = clickhouse_connect.get_client(host="127.0.0.1", port=store.port, database=scenario.database)
+    try:
+
+        def outages() -> list[tuple[str, str, str]]:
+            sql = "SELECT id, device, state FROM outages FINAL WHERE device IN {devices:Array(String)}"
+            rows = client.query(sql, parameters={"devices": scenario.outage_devices}).result_rows
+            return [(str(i), str(d), str(s)) for i, d, s in rows]
+
+        def all_final() -> bool:
+            found = outages()
+            closed = {d for _i, d, state in found if state in FINAL_OUTAGE_STATES}
+            return closed >= set(scenario.outage_devices)
+
+        with contextlib.suppress(TimeoutError):
+            wait_until(all_final, timeout_s)
+        sql = "SELECT device, detector, metric, start_ns, end_ns FROM anomalies FINAL ORDER BY start_ns"
+        anomalies = client.query(sql).result_rows
+        found = outages()
+    finally:
+        client.close()
+    never_closed: set[tuple[str, str, str]] = set()
+    re_raised = 0
+    for device, detector, metric, _start, end_ns in anomalies:
+        key = (device, detector, metric)
+        re_raised += key in never_closed
+        if end_ns is None:
+            never_closed.add(key)
+    ids_per_device = Counter(device for _i, device, _s in found)
+    return {
+        "anomalies": len(anomalies),
+        "re_raised_anomalies": re_raised,
+        "outages": len(found),
+        "re_raised_outages": sum(n - 1 for n in ids_per_device.values()),
+        "unclosed_outages": sum(1 for _i, _d, state in found if state not in FINAL_OUTAGE_STATES),
+    }
 
 
 # --- main -------------------------------------------------------------------------------------------------
@@ -949,7 +1119,7 @@ def run_all(bootstrap: str, data_dir: Path, messages: int, only: set[str], down_
             if os.environ.get("GRIDMON_KAFKA_BOOTSTRAP")
             else run_broker_restart_embedded(data_dir, messages)
         ),
-        "two-workers": lambda: run_two_workers(scenario("two", poison_every=20)),
+        "two-workers": lambda: run_two_workers(scenario("two", poison_every=20, gateways=True)),
     }
     rows = []
     for name in SCENARIOS:

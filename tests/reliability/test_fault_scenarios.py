@@ -38,15 +38,18 @@ def test_two_workers_one_killed_the_survivor_takes_over_and_nothing_is_lost_or_d
     """Two real `gridmon worker`s sharing one store through `gridmon store serve`; kill -9 one mid-run.
 
     The batches the killed worker stored but the group had not committed reach the survivor again; its
-    sink reads the shared offset high-water and drops them, as on a ClickHouse server.
+    sink reads the shared offset high-water and drops them, as on a ClickHouse server. Devices are keyed by
+    gateway and street outages span the kill: the survivor adopts the killed worker's checkpointed state and
+    continues its alarms (same ids), so no anomaly or outage is raised twice and every outage closes.
     """
-    row = run_two_workers(Scenario("two", broker.bootstrap, tmp_path, messages=160, poison_every=20), 10.0)
+    scenario = Scenario("two", broker.bootstrap, tmp_path, messages=160, poison_every=20, gateways=True)
+    row = run_two_workers(scenario, 10.0)
     extra = row.extra
     assert extra["producing_at_kill"]  # killed under load, not after it
-    assert row.produced == 16_000 + 8
-    assert (row.stored, row.dead_lettered, row.lost, row.duplicated) == (16_000, 8, 0, 0)
+    assert row.produced == scenario.produced_valid + 8
+    assert (row.stored, row.dead_lettered, row.lost, row.duplicated) == (scenario.produced_valid, 8, 0, 0)
     assert extra["moved_partitions"] >= 1  # the killed worker held input partitions, the survivor took them
-    # State is per worker id, in the one shared table: the survivor never loads the killed worker's.
-    assert {("w1", "detector"), ("w2", "detector"), ("w2", "outages")} <= set(
-        map(tuple, extra["checkpoints"])
-    )
+    assert extra["adopted"].get("detector", 0) > 0  # its devices' state, from its checkpoint
+    assert extra["adopted"].get("outages", 0) >= 1  # it was killed holding open outages: they moved
+    assert extra["outages"] == len(scenario.outage_devices) and extra["unclosed_outages"] == 0
+    assert (extra["re_raised_anomalies"], extra["re_raised_outages"]) == (0, 0)
