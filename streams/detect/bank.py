@@ -31,9 +31,9 @@ from gridmon.errors import ConfigError
 from gridmon.records import Anomaly
 
 Label = Literal["false_alarm", "confirmed"]
-SNAPSHOT_VERSION = (
-    3  # 2: long-run variance blocks for the peer CUSUM; 3: oscillation windows hold PMU rows only
-)
+# 2: long-run variance blocks for the peer CUSUM; 3: oscillation windows hold PMU rows only; 4: baselines
+# keep each device's newest reading (step channels) and the start of its current excursion (re-learning)
+SNAPSHOT_VERSION = 4
 PMU_DATA_INVALID = 0x8000
 INTERRUPTION_COLUMN = {"pmu": "va", "sensor": "voltage_v", "meter": "voltage_v"}
 MAX_THRESHOLD_SCALE = 4.0

@@ -12,9 +12,16 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from gridmon.detect.columns import Batch, group_last, group_starts, rank_in_group
+from gridmon.detect.columns import (
+    Batch,
+    forward_fill,
+    group_last,
+    group_starts,
+    previous_in_group,
+    rank_in_group,
+)
 from gridmon.detect.context import DeviceParams
-from gridmon.detect.lifecycle import MAJOR, WARNING, ChannelSpec, Signal, graded
+from gridmon.detect.lifecycle import MAJOR, NEVER, WARNING, ChannelSpec, Signal, graded
 
 BASELINE_COLUMNS = {
     "pmu": ("freq_hz", "va"),
@@ -24,6 +31,7 @@ BASELINE_COLUMNS = {
 }
 
 PEER_COLUMNS = ("va", "voltage_v")
+STEP_SUFFIX = "_step"  # the change since the device's previous reading of a column: its own baseline
 # batch means: blocks of 4…256 samples see correlation from a few samples to minutes (1 s sensors), hours
 # (1-minute sensors); each block size forgets over this many samples, and one block moves its estimate by at
 # most LONG_RUN_CLIP × the estimate (a drift must not teach that drifting is normal within seconds)
@@ -49,13 +57,18 @@ class EwmaState:
         self.block_count = np.zeros((len(BLOCK_SAMPLES), devices), dtype=np.int64)
         self.long_run_var = np.ones((len(BLOCK_SAMPLES), devices))
         self.long_run_blocks = np.zeros((len(BLOCK_SAMPLES), devices), dtype=np.int64)
+        # event time of the first reading of the current excursion beyond the clear level (NEVER: inside)
+        self.excursion_ts = np.full(devices, NEVER, dtype=np.int64)
+        self.last_value = np.full(devices, np.nan)  # newest valid reading (for the step of the next one)
+        self.last_ts = np.full(devices, NEVER, dtype=np.int64)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"count": self.count, "shift": self.shift, "mean": self.mean, "square": self.square,
                 "interval_s": self.interval_s, "cusum_up": self.cusum_up,
                 "cusum_down": self.cusum_down, "block_sum": self.block_sum,
                 "block_count": self.block_count, "long_run_var": self.long_run_var,
-                "long_run_blocks": self.long_run_blocks}  # fmt: skip
+                "long_run_blocks": self.long_run_blocks, "excursion_ts": self.excursion_ts,
+                "last_value": self.last_value, "last_ts": self.last_ts}  # fmt: skip
 
     def std(self, dev: np.ndarray) -> np.ndarray:
         return np.sqrt(np.maximum(self.square[dev] - self.mean[dev] ** 2, 0.0))
@@ -99,7 +112,14 @@ class BaselineDetector:
         self.params = params
         self.devices = len(params.class_idx)
         self.half_life_s = params.array(lambda c: c.baseline.half_life_s)
+        self.half_life_min_samples = params.array(lambda c: c.baseline.half_life_min_samples)
+        self.half_life_max_samples = params.array(lambda c: c.baseline.half_life_max_samples)
         self.warmup = params.array(lambda c: c.baseline.warmup_samples)
+        self.warmup_s = params.array(lambda c: c.baseline.warmup_s)
+        self.relearn_half_lives = params.array(lambda c: c.baseline.relearn_half_lives)
+        self.step_hours = params.array(lambda c: c.baseline.step_false_alarm_hours)
+        self.step_max_gap = params.array(lambda c: c.baseline.step_max_gap_intervals)
+        self.min_off_samples = params.array(lambda c: c.baseline.min_off_samples)
         self.z_levels = params.array(lambda c: c.baseline.z_levels)
         self.z_clear = params.array(lambda c: c.baseline.z_clear)
         self.clip_z = params.array(lambda c: c.baseline.clip_z)
@@ -110,6 +130,9 @@ class BaselineDetector:
         self.cusum_k, self.cusum_clip_z = config.cusum_k, config.cusum_clip_z
         self.cusum_hours = config.cusum_false_alarm_hours
         self.states: dict[str, EwmaState] = {}
+        # the kind's usual reporting interval per device (the gap check learns it across batches), for
+        # devices whose baseline has not measured its own (one reading per batch)
+        self.kind_interval = np.full(self.devices, np.nan)
 
     def state(self, metric: str) -> EwmaState:
         if metric not in self.states:
@@ -120,6 +143,7 @@ class BaselineDetector:
         return ChannelSpec(self.name, metric, "grid", self.min_on_s, self.min_off_s)
 
     def signals(self, kind: str, batch: Batch) -> Iterator[tuple[ChannelSpec, Signal]]:
+        self.kind_interval = self._interval(kind)
         for column in BASELINE_COLUMNS.get(kind, ()):
             if column not in batch.columns:
                 continue
@@ -128,6 +152,7 @@ class BaselineDetector:
                 values = np.where(np.asarray(batch.columns["event"]) == "analog", values, np.nan)
             if np.isfinite(values).any():
                 yield self.spec(column), self.score(column, batch, values)
+                yield from self._step_signal(kind, column, batch, values)
             if column in PEER_COLUMNS:
                 metric = f"{column}_peer_pu"
                 offset = self.learned_offset(metric, batch)
@@ -138,6 +163,44 @@ class BaselineDetector:
                     interval = self._interval(kind)
                     yield self.spec(f"{metric}_cusum"), self.cusum(metric, batch, residual, interval)
                     yield self.spec(metric), self.score(metric, batch, residual)
+
+    def _step_signal(
+        self, kind: str, column: str, batch: Batch, values: np.ndarray
+    ) -> Iterator[tuple[ChannelSpec, Signal]]:
+        """The change since the device's previous reading, scored against its own baseline: what changes a
+        signal's dynamics rather than its level (a burst of jitter, a spike on a season, a step) and what
+        no level z-score sees when slow swings set the level's sd."""
+        metric = f"{column}{STEP_SUFFIX}"
+        interval = self._interval(kind)[batch.device_idx]
+        steps = self.steps(metric, batch, values, interval)
+        if np.isfinite(steps).any():
+            levels = self.step_levels(batch.device_idx, interval)
+            yield self.spec(metric), self.score(metric, batch, steps, levels=levels)
+
+    def steps(self, metric: str, batch: Batch, values: np.ndarray, interval: np.ndarray) -> np.ndarray:
+        """Per row: value minus the device's previous valid value (carried across batches); NaN for the
+        first, for an invalid row, and across a silence longer than `step_max_gap_intervals` usual
+        intervals (a change over a gap is not a sample-to-sample change)."""
+        state = self.state(metric)
+        dev, starts = batch.device_idx, batch.group_start
+        valid = np.isfinite(values)
+        newest = forward_fill(valid, values, state.last_value[dev], starts)
+        newest_ts = forward_fill(valid, batch.ts, state.last_ts[dev], starts)
+        previous = previous_in_group(newest, state.last_value[dev], starts)
+        previous_ts = previous_in_group(newest_ts, state.last_ts[dev], starts)
+        state.last_value[dev], state.last_ts[dev] = newest, newest_ts  # the last row per device wins
+        gap_ns = self.step_max_gap[dev] * np.nan_to_num(interval, nan=np.inf) * 1e9
+        with np.errstate(invalid="ignore"):
+            near = (previous_ts != NEVER) & (batch.ts - previous_ts <= gap_ns)
+        return np.where(valid & near, values - previous, np.nan)
+
+    def step_levels(self, dev: np.ndarray, interval: np.ndarray) -> np.ndarray:
+        """Per row (warning, major, critical) z of the step channel: the Gaussian two-sided quantile for one
+        false alarm per `step_false_alarm_hours` at the device's sample rate (≈ 6.1 at 30 samples/s, 5.6 at
+        1/s), never below the level's warning z; major/critical keep the level's ratios."""
+        samples = self.step_hours[dev] * 3600.0 / np.maximum(np.nan_to_num(interval, nan=1.0), 1e-6)
+        warning = np.maximum(gaussian_two_sided_z(1.0 / samples), self.z_levels[dev, 0])
+        return warning[:, None] * self.z_levels[dev] / self.z_levels[dev, :1]
 
     def _interval(self, kind: str) -> np.ndarray:
         if self.interval_of is None:
@@ -191,8 +254,16 @@ class BaselineDetector:
         residual[valid[order]] = np.where(enough, pu[valid][order] - median[group], np.nan)
         return residual
 
-    def score(self, metric: str, batch: Batch, values: np.ndarray, scale: np.ndarray | None = None) -> Signal:
-        """Score rows against the baseline at batch start, then fold the valid rows into it."""
+    def score(
+        self,
+        metric: str,
+        batch: Batch,
+        values: np.ndarray,
+        scale: np.ndarray | None = None,
+        levels: np.ndarray | None = None,
+    ) -> Signal:
+        """Score rows against the baseline at batch start, then fold the valid rows into it. `levels`: per
+        row (warning, major, critical) z, the class's `z_levels` by default."""
         state = self.state(metric)
         dev = batch.device_idx
         valid = np.isfinite(values)
@@ -200,15 +271,70 @@ class BaselineDetector:
         if scale is None:
             scale = self.scale_of(self.spec(metric)) if self.scale_of else np.ones(self.devices)
         scale_rows = scale[dev]
-        warm = valid & (state.count[dev] >= self.warmup[dev])
-        reached = (z[:, None] >= self.z_levels[dev] * scale_rows[:, None]).sum(axis=1)
+        warm = valid & self._warm(state, dev)
+        levels = self.z_levels[dev] if levels is None else levels
+        reached = (z[:, None] >= levels * scale_rows[:, None]).sum(axis=1)
         # statistics alone never say "critical": that needs a physical limit (see lifecycle severities)
         level = np.minimum(graded(np.where(warm, reached, 0)), MAJOR)
         clear = ~warm | (z < self.z_clear[dev] * scale_rows)
         clear &= valid
+        shifted = self._shifted(state, batch, valid, clear)
         self._update(state, batch, values, valid)
+        self._relearn(state, shifted, batch, values)
         score = np.where(warm, z, 0.0)
-        return Signal(dev, batch.ts, batch.group_start, level, clear, score, values)
+        min_off = np.minimum(self.min_off_s, self.min_off_samples[dev] * self.interval(state, dev))
+        return Signal(dev, batch.ts, batch.group_start, level, clear, score, values, min_off)
+
+    def interval(self, state: EwmaState, dev: np.ndarray | slice) -> np.ndarray:
+        """Per device, its usual interval (s): measured within batches, else the kind's, else 1 s."""
+        own = state.interval_s[dev]
+        interval = np.where(np.isnan(own), self.kind_interval[dev], own)
+        return np.maximum(np.nan_to_num(interval, nan=1.0), 1e-6)
+
+    def _warm(self, state: EwmaState, dev: np.ndarray) -> np.ndarray:
+        """Judged only after `warmup_samples` samples and `warmup_s` of event time (at the usual interval)."""
+        count = state.count[dev]
+        return (count >= self.warmup[dev]) & (count * self.interval(state, dev) >= self.warmup_s[dev])
+
+    def half_life(self, state: EwmaState, dev: np.ndarray | slice) -> np.ndarray:
+        """Per device, the memory in event time: `half_life_s`, kept between `half_life_min_samples` and
+        `half_life_max_samples` usual intervals."""
+        interval = self.interval(state, dev)
+        low, high = self.half_life_min_samples[dev], self.half_life_max_samples[dev]
+        return np.clip(self.half_life_s[dev], low * interval, np.maximum(high, low) * interval)
+
+    def _shifted(self, state: EwmaState, batch: Batch, valid: np.ndarray, calm: np.ndarray) -> np.ndarray:
+        """Devices whose readings have stayed outside the clear level for `relearn_half_lives` half-lives:
+        the new normal (a level shift), not an anomaly that lasts for ever while winsorised updates crawl
+        towards it. An excursion starts at its first reading, so a device back from a silence is not
+        judged by how long it was away."""
+        dev, starts = batch.device_idx, batch.group_start
+        prior = state.excursion_ts[dev]
+        inside = forward_fill(valid, calm, prior == NEVER, starts)
+        begins = valid & ~calm & previous_in_group(inside, prior == NEVER, starts)
+        since = forward_fill(valid & (calm | begins), np.where(calm, NEVER, batch.ts), prior, starts)
+        state.excursion_ts[dev] = since  # the last row per device wins
+        horizon_ns = self.relearn_half_lives[dev] * self.half_life(state, dev) * 1e9
+        stale = valid & (since != NEVER) & (batch.ts - since > horizon_ns)
+        return np.unique(dev[stale])
+
+    def _relearn(self, state: EwmaState, devices: np.ndarray, batch: Batch, values: np.ndarray) -> None:
+        """Move these devices' baseline mean to their newest reading, keeping the learned spread: the level
+        shift is the new normal, so the anomaly closes once readings stay near it; starting from nothing
+        would re-learn the spread from a handful of samples and raise false alarms on it."""
+        if not len(devices):
+            return
+        valid = np.isfinite(values)
+        newest = forward_fill(valid, values, np.full(len(values), np.nan), batch.group_start)
+        level = np.full(self.devices, np.nan)
+        level[batch.device_idx] = newest  # the last row per device wins
+        variance = state.std(devices) ** 2
+        centred = np.nan_to_num(level[devices] - state.shift[devices], nan=0.0)
+        centred = np.where(np.isfinite(level[devices]), centred, state.mean[devices])
+        state.mean[devices] = centred
+        state.square[devices] = centred**2 + variance
+        state.cusum_up[devices] = state.cusum_down[devices] = 0.0
+        state.excursion_ts[devices] = NEVER
 
     def cusum(self, metric: str, batch: Batch, values: np.ndarray, interval: np.ndarray) -> Signal:
         """Two one-sided CUSUMs of the value standardised by the baseline at batch start (not updated here:
@@ -251,7 +377,12 @@ class BaselineDetector:
         return np.maximum(np.log(2 * k * k * samples) / (2 * k) - 1.166, 1.0)
 
     def _sd(self, metric: str, state: EwmaState, dev: np.ndarray) -> np.ndarray:
-        level = np.abs(state.mean[dev] + state.shift[dev])
+        if metric.endswith(STEP_SUFFIX):  # a step has its column's unit and resolution
+            metric = metric.removesuffix(STEP_SUFFIX)
+            level_state = self.state(metric)
+            level = np.abs(level_state.mean[dev] + level_state.shift[dev])
+        else:
+            level = np.abs(state.mean[dev] + state.shift[dev])
         floor = np.maximum(self.absolute_floor.get(metric, 1e-6), self.relative_floor[dev] * level)
         return np.maximum(state.std(dev), floor)
 
@@ -269,7 +400,7 @@ class BaselineDetector:
         centred = x - state.shift[dev]
         sd = state.std(dev)
         clip = self.clip_z[dev] * np.maximum(sd, 1e-12)
-        warm = state.count[dev] >= self.warmup[dev]
+        warm = self._warm(state, dev)
         centred = np.where(warm, np.clip(centred, state.mean[dev] - clip, state.mean[dev] + clip), centred)
         self._learn_interval(state, dev, ts)
         state.fold(dev, centred, self._alpha(state))
@@ -288,9 +419,16 @@ class BaselineDetector:
     def _alpha(self, state: EwmaState) -> np.ndarray:
         # half-life is in event time: a 30 frame/s PMU and a 15-minute sensor forget over the same horizon;
         # while young, a plain running mean (1/count), else the first value would dominate for a long time
-        interval = np.where(np.isnan(state.interval_s), 1.0, np.maximum(state.interval_s, 1e-3))
-        alpha = 1.0 - 0.5 ** np.minimum(interval / self.half_life_s, 1.0)
+        everyone = slice(None)
+        alpha = 1.0 - 0.5 ** (self.interval(state, everyone) / self.half_life(state, everyone))
         return np.maximum(alpha, 1.0 / (state.count + 2.0))
+
+
+def gaussian_two_sided_z(probability: np.ndarray) -> np.ndarray:
+    """z with P(|N(0,1)| > z) = probability, for small probabilities (asymptotic inverse of the Gaussian
+    tail; within 0.02 of the exact value below 1e-4, e.g. 6.11 for 1e-9)."""
+    tail = -2.0 * np.log(np.clip(probability, 1e-300, 1e-4) / 2.0)
+    return np.sqrt(tail - np.log(tail) - np.log(2.0 * np.pi))
 
 
 def _learn_blocks(state: EwmaState, scale: int, size: int, dev: np.ndarray, z: np.ndarray) -> None:

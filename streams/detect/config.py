@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 Levels = tuple[float, float, float]  # thresholds for warning, major, critical
@@ -38,9 +39,27 @@ class BaselineConfig:
     """Per-device EWMA mean/variance z-score with a variance floor and winsorised updates."""
 
     half_life_s: float = 600.0
+    # memory and warm-up count samples as well as event time: the half-life is `half_life_s` but at least
+    # `half_life_min_samples` (600 s is 10 samples of a 1-minute sensor: an EWMA over so few misjudges the
+    # sd by ±13 %, over 250 by ±3 %; an hourly signal would forget half of everything at each sample) and at
+    # most `half_life_max_samples` samples (a 600 s half-life is 216,000 samples of an ECG at 360 Hz); a device is judged only after both `warmup_samples`
+    # samples and `warmup_s` of event time (a few seconds cover the beat-scale structure that 60 samples of
+    # a 360 Hz signal do not)
+    half_life_min_samples: float = 250.0
+    half_life_max_samples: float = 20_000.0
     warmup_samples: int = 60
+    warmup_s: float = 10.0
     z_levels: Levels = (6.0, 10.0, 20.0)
     z_clear: float = 3.0
+    # the change since the previous sample is scored too (`<metric>_step`): a burst of jitter at a normal
+    # level, a spike on a seasonal signal. Its warning level follows from the device's sample rate, for one
+    # false alarm per `step_false_alarm_hours` of Gaussian steps, never below the level's warning z (real
+    # noise has heavier tails); a step across more than `step_max_gap_intervals` usual intervals is not scored
+    step_false_alarm_hours: float = 10_000.0
+    step_max_gap_intervals: float = 3.0
+    # a reading that stays outside the clear level for `relearn_half_lives` half-lives is the new normal (a
+    # level shift): the baseline's mean moves there (its spread is kept), so the anomaly closes
+    relearn_half_lives: float = 3.0
     clip_z: float = 4.0  # an outlier moves the baseline as if it were at most 4 sd away
     relative_floor: float = 1e-4  # sd never below 0.01 % of the mean level
     absolute_floor: dict[str, float] = field(
@@ -68,6 +87,10 @@ class BaselineConfig:
     cusum_clip_z: float = 4.0
     min_on_s: float = 0.0
     min_off_s: float = 2.0
+    # the quiet time needed to close is the shorter of `min_off_s` and this many samples. Off (inf) by
+    # default: 60 samples cut MIT-BIH's flagged share from 51 % to 13 % but split every spiky stretch into
+    # many short alarms (MIT-BIH 0 → 22 false positives, Daphnet 147 → 422; docs/detect.md)
+    min_off_samples: float = math.inf
 
 
 @dataclass(frozen=True)

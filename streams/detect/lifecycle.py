@@ -64,6 +64,9 @@ class Signal:
     clear: np.ndarray
     score: np.ndarray
     value: np.ndarray
+    # per row, the quiet time needed to close (s) when it differs by device (counted in samples for fast
+    # signals); None: the channel's `min_off_s`
+    min_off_s: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,8 @@ def debounce(channel: Channel, signal: Signal) -> Transitions:
     duration = ts - since
     min_on = (channel.spec.min_on_s * 1e9) * channel.min_on_scale[dev]
     on = cond & (duration >= min_on)
-    off = ~cond & (duration >= channel.spec.min_off_s * 1e9)
+    min_off = channel.spec.min_off_s if signal.min_off_s is None else signal.min_off_s
+    off = ~cond & (duration >= min_off * 1e9)
     active_prior = channel.active[dev]
     active = forward_fill(on | off, on, active_prior, starts)
     previous = previous_in_group(active, active_prior, starts)

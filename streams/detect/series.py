@@ -31,7 +31,11 @@ from gridmon.records import Anomaly
 
 SERIES_KIND = "sensor"
 SERIES_COLUMN = "voltage_v"  # a sensor channel whose unit-bound checks all need a nominal voltage
-METRIC_NAMES = {SERIES_COLUMN: "value", f"{SERIES_COLUMN}_stuck": "value_stuck"}
+METRIC_NAMES = {
+    SERIES_COLUMN: "value",
+    f"{SERIES_COLUMN}_stuck": "value_stuck",
+    f"{SERIES_COLUMN}_step": "value_step",
+}
 UNIT_SCALE = 1000.0
 EPOCH_NS = 1_577_836_800 * 10**9  # 2020-01-01 UTC: numeric timestamps (seconds, or 0, 1, 2 …) count from here
 TIME_COLUMNS = ("timestamp", "time", "ts", "datetime", "date")
@@ -188,7 +192,9 @@ def _in_series_units(anomaly: Anomaly, series: Series, centre: np.ndarray, scale
     if metric not in METRIC_NAMES.values():
         return msgspec.structs.replace(anomaly, metric=metric)
     channel = _channel_of(anomaly.device, series)
-    value = anomaly.value / UNIT_SCALE * scale[channel] + centre[channel]
+    value = anomaly.value / UNIT_SCALE * scale[channel]  # a step is a difference: no centre
+    if metric != "value_step":
+        value += centre[channel]
     return msgspec.structs.replace(anomaly, metric=metric, value=float(value))
 
 

@@ -48,8 +48,8 @@ def test_constant_signal_scores_finite_and_keeps_ranking(make_bank) -> None:  # 
     def flat(columns, t):  # type: ignore[no-untyped-def]
         columns["freq_hz"][:] = 60.0
 
-    run(bank, pmu_seconds(2, 10, shape=flat))
-    columns = next(pmu_seconds(2, 1, start_s=10, shape=flat))
+    run(bank, pmu_seconds(2, 12, shape=flat))  # past the warm-up: 60 samples and 10 s
+    columns = next(pmu_seconds(2, 1, start_s=12, shape=flat))
     columns["freq_hz"][:5] = [60.001, 60.01, 60.1, 61.0, 65.0]
     from gridmon.detect.columns import sort_batch
 
@@ -74,3 +74,28 @@ def test_peer_residual_finds_a_drifting_sensor_despite_shared_load_swings(make_b
     assert {a.device for a in peer} == {"dev4"}
     assert 30.0 <= (peer[0].start_ns - T0) / 1e9 <= 36.0
     assert not [a for a in anomalies if a.detector == "limits"]  # still inside range A: only peers see it
+
+
+def test_step_channel_finds_jitter_at_a_normal_level(make_bank) -> None:  # type: ignore[no-untyped-def]
+    """A burst of sample-to-sample jitter inside a slow swing: the level z-score (its sd set by the swing)
+    stays below its threshold, the step channel raises it."""
+
+    def swing_and_jitter(columns, t):  # type: ignore[no-untyped-def]
+        columns["freq_hz"][:] = 60.0 + 0.05 * np.sin(2 * np.pi * t / 20.0)
+        burst = (columns["device_idx"] == 1) & (t >= 50) & (t < 51)
+        columns["freq_hz"][burst] += np.where(np.arange(burst.sum()) % 2, 0.02, -0.02)
+
+    anomalies = run(make_bank(3), pmu_seconds(3, 60, shape=swing_and_jitter))
+    baseline = {(a.device, a.metric) for a in anomalies if a.detector == "baseline"}
+    assert baseline == {("dev1", "freq_hz_step")}
+    step = next(a for a in anomalies if a.metric == "freq_hz_step")
+    assert 50.0 <= (step.start_ns - T0) / 1e9 < 50.2
+
+
+def test_step_threshold_follows_the_sample_rate(make_bank) -> None:  # type: ignore[no-untyped-def]
+    """One false alarm per 10,000 device-hours of Gaussian steps: z 6.1 at 30 samples/s, 6.5 at 360/s;
+    slower devices keep the level's warning z (6)."""
+    bank = make_bank(3)
+    levels = bank.baseline.step_levels(np.arange(3), np.array([1 / 30, 1 / 360, 60.0]))
+    assert np.allclose(levels[:, 0], [6.11, 6.50, 6.0], atol=0.03)
+    assert np.allclose(levels[:, 1] / levels[:, 0], 10 / 6)
