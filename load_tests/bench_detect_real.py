@@ -17,6 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gridmon.detect.config import BankConfig, BaselineConfig, ClassConfig  # noqa: E402
 from gridmon.detect.series import (  # noqa: E402
     EventScore,
     Series,
@@ -70,9 +71,14 @@ def run(real: RealSeries, tolerance: int) -> list[dict[str, object]]:
         rows.append({"series": series.name, "real": real.real, "method": method, "seconds": round(seconds, 3),
                      "detail": detail, **score.as_dict()})  # fmt: skip
 
-    for method, target in (("gridmon bank", series), ("bank on Δvalue (proposal)", differenced(series))):
+    tail = BankConfig(default=ClassConfig(baseline=BaselineConfig(step_learn_tail=True)))
+    for method, target, config in (
+        ("gridmon bank", series, None),
+        ("bank, step_learn_tail", series, tail),
+        ("bank on Δvalue", differenced(series), None),
+    ):
         started = time.perf_counter()
-        result = score_series(target)
+        result = score_series(target, config)
         elapsed = time.perf_counter() - started
         kinds: dict[str, int] = {}
         for anomaly in result.anomalies:

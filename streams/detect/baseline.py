@@ -32,6 +32,13 @@ BASELINE_COLUMNS = {
 
 PEER_COLUMNS = ("va", "voltage_v")
 STEP_SUFFIX = "_step"  # the change since the device's previous reading of a column: its own baseline
+# the step channel learns how heavy each device's tail is: decayed counts of |z| beyond 3 and beyond 5 but
+# below the warning level (alarms are not evidence of normal behaviour), starting from a Gaussian prior worth
+# TAIL_PRIOR_SAMPLES samples and forgetting over TAIL_MEMORY_SAMPLES
+TAIL_Z = (3.0, 5.0)
+TAIL_GAUSSIAN = (2.6998e-3, 5.7330e-7)  # P(|N(0,1)| > 3), P(|N(0,1)| > 5)
+TAIL_PRIOR_SAMPLES = 200.0
+TAIL_MEMORY_SAMPLES = 20_000.0
 # batch means: blocks of 4…256 samples see correlation from a few samples to minutes (1 s sensors), hours
 # (1-minute sensors); each block size forgets over this many samples, and one block moves its estimate by at
 # most LONG_RUN_CLIP × the estimate (a drift must not teach that drifting is normal within seconds)
@@ -61,6 +68,10 @@ class EwmaState:
         self.excursion_ts = np.full(devices, NEVER, dtype=np.int64)
         self.last_value = np.full(devices, np.nan)  # newest valid reading (for the step of the next one)
         self.last_ts = np.full(devices, NEVER, dtype=np.int64)
+        self.tail_samples = np.full(devices, TAIL_PRIOR_SAMPLES)
+        self.tail_beyond_3 = np.full(devices, TAIL_PRIOR_SAMPLES * TAIL_GAUSSIAN[0])
+        self.tail_beyond_5 = np.full(devices, TAIL_PRIOR_SAMPLES * TAIL_GAUSSIAN[1])
+        self.tail_limit = np.full(devices, np.inf)  # the warning z below which the counts were taken
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"count": self.count, "shift": self.shift, "mean": self.mean, "square": self.square,
@@ -68,7 +79,9 @@ class EwmaState:
                 "cusum_down": self.cusum_down, "block_sum": self.block_sum,
                 "block_count": self.block_count, "long_run_var": self.long_run_var,
                 "long_run_blocks": self.long_run_blocks, "excursion_ts": self.excursion_ts,
-                "last_value": self.last_value, "last_ts": self.last_ts}  # fmt: skip
+                "last_value": self.last_value, "last_ts": self.last_ts,
+                "tail_samples": self.tail_samples, "tail_beyond_3": self.tail_beyond_3,
+                "tail_beyond_5": self.tail_beyond_5, "tail_limit": self.tail_limit}  # fmt: skip
 
     def std(self, dev: np.ndarray) -> np.ndarray:
         return np.sqrt(np.maximum(self.square[dev] - self.mean[dev] ** 2, 0.0))
@@ -120,6 +133,7 @@ class BaselineDetector:
         self.step_hours = params.array(lambda c: c.baseline.step_false_alarm_hours)
         self.step_max_gap = params.array(lambda c: c.baseline.step_max_gap_intervals)
         self.min_off_samples = params.array(lambda c: c.baseline.min_off_samples)
+        self.step_learn_tail = params.array(lambda c: c.baseline.step_learn_tail) > 0
         self.z_levels = params.array(lambda c: c.baseline.z_levels)
         self.z_clear = params.array(lambda c: c.baseline.z_clear)
         self.clip_z = params.array(lambda c: c.baseline.clip_z)
@@ -174,8 +188,13 @@ class BaselineDetector:
         interval = self._interval(kind)[batch.device_idx]
         steps = self.steps(metric, batch, values, interval)
         if np.isfinite(steps).any():
-            levels = self.step_levels(batch.device_idx, interval)
-            yield self.spec(metric), self.score(metric, batch, steps, levels=levels)
+            learn_tail = bool(self.step_learn_tail.any())
+            state = self.state(metric)
+            levels = self.step_levels(batch.device_idx, interval, state if learn_tail else None)
+            signal = self.score(metric, batch, steps, levels=levels)
+            if learn_tail:
+                _learn_tail(state, batch.device_idx, signal.score, levels[:, 0])
+            yield self.spec(metric), signal
 
     def steps(self, metric: str, batch: Batch, values: np.ndarray, interval: np.ndarray) -> np.ndarray:
         """Per row: value minus the device's previous valid value (carried across batches); NaN for the
@@ -194,12 +213,25 @@ class BaselineDetector:
             near = (previous_ts != NEVER) & (batch.ts - previous_ts <= gap_ns)
         return np.where(valid & near, values - previous, np.nan)
 
-    def step_levels(self, dev: np.ndarray, interval: np.ndarray) -> np.ndarray:
+    def step_levels(
+        self, dev: np.ndarray, interval: np.ndarray, state: EwmaState | None = None
+    ) -> np.ndarray:
         """Per row (warning, major, critical) z of the step channel: the Gaussian two-sided quantile for one
         false alarm per `step_false_alarm_hours` at the device's sample rate (≈ 6.1 at 30 samples/s, 5.6 at
-        1/s), never below the level's warning z; major/critical keep the level's ratios."""
+        1/s), times the device's learned tail inflation (`tail_inflation`: 1 for Gaussian steps), never
+        below the level's warning z; major/critical keep the level's ratios."""
         samples = self.step_hours[dev] * 3600.0 / np.maximum(np.nan_to_num(interval, nan=1.0), 1e-6)
-        warning = np.maximum(gaussian_two_sided_z(1.0 / samples), self.z_levels[dev, 0])
+        rate = 1.0 / samples
+        warning = gaussian_two_sided_z(rate)
+        if state is not None and len(dev):
+            devices, row_of = np.unique(dev, return_inverse=True)
+            first = np.zeros(len(devices), dtype=np.int64)
+            first[row_of[::-1]] = np.arange(len(dev))[::-1]
+            inflation = np.where(
+                self.step_learn_tail[devices], tail_inflation(state, devices, rate[first]), 1.0
+            )
+            warning = warning * inflation[row_of]
+        warning = np.maximum(warning, self.z_levels[dev, 0])
         return warning[:, None] * self.z_levels[dev] / self.z_levels[dev, :1]
 
     def _interval(self, kind: str) -> np.ndarray:
@@ -429,6 +461,65 @@ def gaussian_two_sided_z(probability: np.ndarray) -> np.ndarray:
     tail; within 0.02 of the exact value below 1e-4, e.g. 6.11 for 1e-9)."""
     tail = -2.0 * np.log(np.clip(probability, 1e-300, 1e-4) / 2.0)
     return np.sqrt(tail - np.log(tail) - np.log(2.0 * np.pi))
+
+
+def _power_tail_z(beyond_3: np.ndarray, beyond_5: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """z where a power-law tail through the two exceedance rates reaches `rate`."""
+    exponent = np.clip(np.log(beyond_3 / beyond_5) / np.log(TAIL_Z[1] / TAIL_Z[0]), 1.0, 50.0)
+    return TAIL_Z[0] * np.maximum(beyond_3 / rate, 1.0) ** (1.0 / exponent)
+
+
+def _truncated_exponent(ratio: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """ν of a power-law tail P(|z| > x) ∝ x^-ν whose counts in [3, w) and [5, w) have this ratio (bisection;
+    w = inf is the plain two-point fit)."""
+    low, high = np.full(len(ratio), 1.0), np.full(len(ratio), 50.0)
+    for _ in range(40):
+        middle = 0.5 * (low + high)
+        top = limit**-middle
+        modelled = (TAIL_Z[0] ** -middle - top) / np.maximum(TAIL_Z[1] ** -middle - top, 1e-300)
+        heavier = modelled > ratio  # the ratio grows with ν: the tail is heavier than `middle`
+        high, low = np.where(heavier, middle, high), np.where(heavier, low, middle)
+    return 0.5 * (low + high)
+
+
+def tail_inflation(state: EwmaState, devices: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """How much further out than a Gaussian's the device's steps reach the false-alarm `rate` (per device,
+    at least 1). The device's tail is a power law fitted to its counts beyond 3 and 5 sd below the warning
+    level it had then; a Gaussian's is the same power-law extrapolation of its own rates, so Gaussian steps
+    give 1. Heavy-tailed noise (Student-t with 3 degrees of freedom: ~25 at one sample a minute) would
+    otherwise cross a Gaussian threshold every few hundred samples."""
+    samples = state.tail_samples[devices]
+    beyond_3 = np.maximum(state.tail_beyond_3[devices] / samples, 1e-12)
+    beyond_5 = np.clip(state.tail_beyond_5[devices] / samples, 1e-15, beyond_3 * 0.999)
+    limit = np.maximum(state.tail_limit[devices], TAIL_Z[1] + 0.5)
+    exponent = _truncated_exponent(beyond_3 / beyond_5, limit)
+    scale = beyond_5 / np.maximum(
+        TAIL_Z[1] ** -exponent - limit**-exponent, 1e-300
+    )  # P(|z| > x) = scale x^-ν
+    own = np.maximum(scale / rate, 1.0) ** (1.0 / exponent)
+    gaussian = _power_tail_z(
+        np.full(len(devices), TAIL_GAUSSIAN[0]), np.full(len(devices), TAIL_GAUSSIAN[1]), rate
+    )
+    return np.maximum(own / gaussian, 1.0)
+
+
+def _learn_tail(state: EwmaState, dev: np.ndarray, z: np.ndarray, warning: np.ndarray) -> None:
+    """Fold a batch's judged rows (z > 0: warm) below the warning level into the decayed exceedance counts,
+    per device: the tail of normal behaviour, extrapolated beyond the warning by `tail_inflation` (a
+    fault's steps would teach that faults are normal: on a short series, one alarm made the channel deaf)."""
+    judged = (z > 0) & (z < warning)
+    rows, values = dev[judged], z[judged]
+    if not len(rows):
+        return
+    total = len(state.count)
+    samples = np.bincount(rows, minlength=total)
+    devices = np.flatnonzero(samples)
+    keep = 0.5 ** (samples[devices] / TAIL_MEMORY_SAMPLES)
+    for counts, limit in ((state.tail_beyond_3, TAIL_Z[0]), (state.tail_beyond_5, TAIL_Z[1])):
+        beyond = np.bincount(rows, values >= limit, total)
+        counts[devices] = counts[devices] * keep + beyond[devices]
+    state.tail_samples[devices] = state.tail_samples[devices] * keep + samples[devices]
+    state.tail_limit[rows] = warning[judged]  # the last row per device wins
 
 
 def _learn_blocks(state: EwmaState, scale: int, size: int, dev: np.ndarray, z: np.ndarray) -> None:

@@ -57,6 +57,11 @@ class BaselineConfig:
     # noise has heavier tails); a step across more than `step_max_gap_intervals` usual intervals is not scored
     step_false_alarm_hours: float = 10_000.0
     step_max_gap_intervals: float = 3.0
+    # raise the step threshold by the device's learned tail (power law fitted to its steps beyond 3 and 5 sd
+    # below the warning level): heavy-tailed noise then stops crossing a Gaussian threshold, but a signal with
+    # heavy-tailed steps also hides bursts it would otherwise show (KDD 135 and Yahoo are missed with it on;
+    # transformer series 124 → 43 false positives, Daphnet 147 → 82). Off by default; docs/detect.md
+    step_learn_tail: bool = False
     # a reading that stays outside the clear level for `relearn_half_lives` half-lives is the new normal (a
     # level shift): the baseline's mean moves there (its spread is kept), so the anomaly closes
     relearn_half_lives: float = 3.0

@@ -99,3 +99,18 @@ def test_step_threshold_follows_the_sample_rate(make_bank) -> None:  # type: ign
     levels = bank.baseline.step_levels(np.arange(3), np.array([1 / 30, 1 / 360, 60.0]))
     assert np.allclose(levels[:, 0], [6.11, 6.50, 6.0], atol=0.03)
     assert np.allclose(levels[:, 1] / levels[:, 0], 10 / 6)
+
+
+def test_tail_inflation_is_one_for_gaussian_steps_and_large_for_heavy_tails() -> None:
+    """The optional tail-aware step threshold: Gaussian steps keep the Gaussian quantile, Student-t(3)
+    steps (scaled to sd 1) need one ~10× further out for the same false-alarm rate at 1 sample a minute."""
+    from gridmon.detect.baseline import _learn_tail, tail_inflation
+
+    rng = np.random.default_rng(1)
+    rate = np.array([1 / 600_000])
+    found = []
+    for noise in (rng.normal(size=5000), rng.standard_t(3, size=5000) / np.sqrt(3)):
+        state = EwmaState(1)
+        _learn_tail(state, np.zeros(5000, dtype=np.int64), np.abs(noise), np.full(5000, 6.0))
+        found.append(float(tail_inflation(state, np.zeros(1, dtype=np.int64), rate)[0]))
+    assert found[0] == 1.0 and found[1] > 5.0
