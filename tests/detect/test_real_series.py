@@ -205,3 +205,20 @@ def test_mitdb_heartbeats_after_a_warmup_in_seconds(real_cache: Path) -> None:
     assert score.found == 1 and score.false_positives == 0
     assert 0.3 < score.flagged_share < 0.6
     assert not result.flags[:3600].any()
+
+
+def test_a_lasting_level_shift_becomes_the_new_normal() -> None:
+    """A shift that stays outside the clear level for 3 half-lives (600 s at 1 sample/s) is the new normal:
+    the baseline mean moves to it and the anomaly closes, and is not raised again at the new level.
+    (`clip_z` 1 keeps the winsorised updates from absorbing the shift first: at the default 4 each update
+    grows the variance by up to 15 α, and this shift is absorbed in 175 s.)"""
+    from gridmon.detect.config import BankConfig, BaselineConfig, ClassConfig
+
+    ts, values = noisy_series(samples=4000)
+    values[1000:] += 15.0
+    config = BankConfig(default=ClassConfig(baseline=BaselineConfig(clip_z=1.0)))
+    result = score_series(Series("shift", ts, values[:, None]), config)
+    level = [a for a in result.anomalies if a.metric == "value"]
+    assert level[0].start_ns == ts[1000] and level[0].end_ns is not None
+    assert 1800 <= (level[0].end_ns - ts[1000]) / 1e9 <= 1810  # 3 half-lives, then 2 s quiet
+    # (clip_z 1 also shrinks the learned sd over time, so short alarms follow later; not the point here)
