@@ -583,9 +583,7 @@ class ObjectStore:
         }
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
+        terminate(self.process, timeout_s=30)
 
 
 def run_broker_restart(scenario: Scenario, down_s: float = 5.0) -> Row:

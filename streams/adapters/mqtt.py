@@ -228,8 +228,10 @@ class MqttAdapter(FieldAdapter):
             return
         if not receive.done():
             receive.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.shield(asyncio.wait({receive}))
+            with contextlib.suppress(asyncio.CancelledError):  # a second stop request: go on closing
+                await asyncio.wait(
+                    {receive}
+                )  # let the cancelled read wind down (it may still hold a message)
         if receive.done() and not receive.cancelled() and receive.exception() is None:
             message = receive.result()
             self._accept(str(message.topic), bytes(message.payload or b""), publisher)
