@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -62,6 +63,34 @@ def record_columns(
     return {name: list(values) for name, values in zip(names, zip(*rows, strict=True), strict=True)}
 
 
+def numbered_copies(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+    """The letters, with a copy number in the detail of each repeat of an earlier letter of the same message.
+
+    `dead_letters` keeps one row per message, reason, device and detail (a replay is not doubled), so two
+    equal letters of one message would count once: an envelope that repeats a reading already received
+    elsewhere has every copy rejected alike, and each copy is a reading to account for. A message is handled
+    in one batch, so a replay numbers its copies the same way and still collapses onto the first delivery.
+    """
+    seen: Counter[tuple[str, int, int, str, str | None, str]] = Counter()
+    numbered = []
+    for letter in letters:
+        identity = (
+            letter.source_topic,
+            letter.partition,
+            letter.offset,
+            letter.reason,
+            letter.device,
+            letter.detail,
+        )
+        seen[identity] += 1
+        if seen[identity] > 1:
+            letter = msgspec.structs.replace(
+                letter, detail=f"{letter.detail} (copy {seen[identity]} in this message)"
+            )
+        numbered.append(letter)
+    return numbered
+
+
 @dataclass
 class Outputs:
     """Where a stage's results go: ClickHouse rows and output topics.
@@ -78,6 +107,7 @@ class Outputs:
     async def dead_letters(self, letters: Sequence[DeadLetter], messages: Sequence[RawMessage]) -> None:
         if not letters:
             return
+        letters = numbered_copies(letters)
         self.publisher.publish("grid.deadletter", ((d.source_topic, d) for d in letters))
         rejected = await self.writer.write("dead_letters", record_columns(letters, DeadLetter), messages)
         if rejected:  # a dead letter ClickHouse refuses is still on the topic; say so loudly
