@@ -13,7 +13,9 @@ from rich.console import Console
 from gridmon.errors import StorageError
 from gridmon.pipeline.assembly import assemble_components, load_model
 from gridmon.pipeline.checkpoint import StateCheckpointer, checkpointing, components_of, progress_offsets
+from gridmon.pipeline.continuity import PublishedAlarms
 from gridmon.pipeline.runner import Pipeline, build_pipeline, prepare_topics, running
+from gridmon.security.privacy import Privacy
 from gridmon.settings import Settings, load_settings
 from gridmon.store.client import connect
 from gridmon.store.migrations import migrate
@@ -43,8 +45,12 @@ def worker(
         checkpointer = StateCheckpointer(
             client, settings.worker_id, state, progress_offsets(pipeline.stages())
         )
+        alarms = None
+        if components.detector is not None:
+            pseudonyms = Privacy.from_settings(settings, components.registry).pseudonyms  # as the outputs use
+            alarms = PublishedAlarms(client, components.detector, components.registry, pseudonyms)
         console.print(f"worker {settings.worker_id} consuming from {bootstrap} (Ctrl-C stops)")
-        asyncio.run(_run_forever(pipeline, checkpointer, settings.checkpoint_interval_s))
+        asyncio.run(_run_forever(pipeline, checkpointer, settings.checkpoint_interval_s, alarms))
 
 
 def ensure_schema(settings: Settings, client: Any) -> None:
@@ -58,14 +64,17 @@ def ensure_schema(settings: Settings, client: Any) -> None:
         raise StorageError(f"ClickHouse schema is behind ({', '.join(pending)}): run `gridmon db migrate`")
 
 
-async def _run_forever(pipeline: Pipeline, checkpointer: StateCheckpointer, interval_s: float) -> None:
+async def _run_forever(
+    pipeline: Pipeline, checkpointer: StateCheckpointer, interval_s: float, alarms: PublishedAlarms | None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     # State is restored before the first batch and saved after the last one (running() exits first); state of
     # partitions taken over in a rebalance is adopted from their previous owners' checkpoints.
-    async with checkpointing(checkpointer, interval_s, pipeline.consumer), running(pipeline):
+    # Anomalies published after those checkpoints are read back from ClickHouse and continued (continuity).
+    async with checkpointing(checkpointer, interval_s, pipeline.consumer, alarms), running(pipeline):
         await stop.wait()
 
 

@@ -88,6 +88,10 @@ class DetectorBank:
         self.interruption_pu = self.params.array(lambda c: c.limits.interruption_pu)
         self.cost_s: dict[str, float] = {}
         self.ignored_rows = 0  # device index outside the context (the ingest dead-letters unknown devices)
+        # anomalies published as open that this state may not know, waiting for their device's next reading
+        self._dormant: dict[int, list[tuple[tuple[str, str], OpenAnomaly]]] = {}
+        self._dormant_devices = np.zeros(0, dtype=np.int64)
+        self.resumed = 0
 
     @property
     def outage_of(self) -> OutageLookup | None:
@@ -108,6 +112,8 @@ class DetectorBank:
         names = [n for n in columns if n == "event" or (isinstance(columns[n], np.ndarray) and n[0] != "_")]
         names = [n for n in names if n != "device_idx"]
         rows = np.flatnonzero(known)
+        if self._dormant:
+            self._wake(device_idx[rows])
         picked = {name: _rows(columns[name], rows) for name in names}
         stale, disordered = self.quality.late_rows(kind, device_idx[rows], picked["ts"])
         picked |= {"_stale": stale, "_disordered": disordered}
@@ -120,6 +126,28 @@ class DetectorBank:
         self.quality.remember(kind, ordered.select(~ordered.columns["_stale"]), _watermark(ordered))
         out += self._apply("quality", self._gap_signals(kind))
         return out
+
+    def await_resume(self, published: list[tuple[int, str, str, OpenAnomaly]]) -> None:
+        """Anomalies the store holds open — (device index, detector, metric, newest version) — read after a
+        restore or a takeover. The state restored or adopted is a checkpoint, a few seconds older than what
+        its worker published: an anomaly raised in between would be raised again under a new id, and the
+        published one would never close. Each is continued here (same id, next version) when its device's next
+        reading arrives, unless this state knows it (`AnomalyLifecycle.resume`); a device that never comes
+        here is someone else's. Replaces the previous list."""
+        self._dormant = {}
+        for dev, detector, metric, state in published:
+            self._dormant.setdefault(dev, []).append(((detector, metric), state))
+        self._dormant_devices = np.fromiter(self._dormant, dtype=np.int64, count=len(self._dormant))
+
+    def _wake(self, device_idx: np.ndarray) -> None:
+        arrived = self._dormant_devices[np.isin(self._dormant_devices, device_idx)]
+        if not len(arrived):
+            return
+        newest = _newest_of(self.quality.state_dict(), arrived)
+        for dev, newest_ns in zip(arrived.tolist(), newest.tolist(), strict=True):
+            for key, state in self._dormant.pop(dev):
+                self.resumed += self.lifecycle.resume(key, dev, state, newest_ns)
+        self._dormant_devices = self._dormant_devices[~np.isin(self._dormant_devices, arrived)]
 
     def train(self, kind: str, batch: Any) -> None:
         """Learn from history (`gridmon replay`): baselines and windows update, no anomaly is emitted or left
@@ -375,6 +403,15 @@ def _newest_reading(quality: dict[str, np.ndarray], devices: int) -> np.ndarray:
     for name, last_ts in quality.items():
         if name.endswith("/last_ts"):
             np.maximum(newest, last_ts, out=newest)
+    return newest
+
+
+def _newest_of(quality: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """`_newest_reading` of the devices `rows` only."""
+    newest = np.full(len(rows), NEVER, dtype=np.int64)
+    for name, last_ts in quality.items():
+        if name.endswith("/last_ts"):
+            np.maximum(newest, last_ts[rows], out=newest)
     return newest
 
 

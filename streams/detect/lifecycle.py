@@ -39,6 +39,10 @@ def severity_of(level: int) -> Severity:
     return SEVERITIES[min(max(level, 1), 4) - 1]
 
 
+def level_of(severity: str) -> int:
+    return SEVERITIES.index(severity) + 1 if severity in SEVERITIES else WARNING
+
+
 def graded(reached: np.ndarray) -> np.ndarray:
     """How many of the (warning, major, critical) thresholds a reading reached → level 0 or 2–4."""
     return np.where(reached > 0, reached + 1, 0).astype(np.int8)
@@ -197,12 +201,42 @@ class AnomalyLifecycle:
     channels: dict[tuple[str, str], Channel] = field(default_factory=dict)
     zone_groups: dict[str, tuple[str, int]] = field(default_factory=dict)
     recent: OrderedDict[str, tuple[str, str, int]] = field(default_factory=OrderedDict)
+    # anomalies to continue on a channel this lifecycle has not created yet: (detector, metric) → device → state
+    parked: dict[tuple[str, str], dict[int, OpenAnomaly]] = field(default_factory=dict)
 
     def channel(self, spec: ChannelSpec) -> Channel:
         key = (spec.detector, spec.metric)
         if key not in self.channels:
-            self.channels[key] = Channel(spec, len(self.labels.devices))
+            channel = self.channels[key] = Channel(spec, len(self.labels.devices))
+            for dev, state in self.parked.pop(key, {}).items():
+                self._continue(channel, dev, state)
         return self.channels[key]
+
+    def resume(self, key: tuple[str, str], dev: int, state: OpenAnomaly, newest_ns: int) -> bool:
+        """Continue an anomaly published as open (its newest version is `state`) that this lifecycle's state
+        does not know: one raised after the checkpoint it was restored or adopted from. `newest_ns` is the
+        event time of the newest reading of the device this state has seen. True when continued; not when an
+        anomaly is open here already, or when this state saw the device after the anomaly started without
+        being in the same condition (it has moved on: the anomaly is not its own)."""
+        channel = self.channels.get(key)
+        if channel is not None and dev in channel.open:
+            return False
+        same_condition = (
+            channel is not None and bool(channel.cond[dev]) and int(channel.cond_since[dev]) == state.start_ns
+        )
+        if newest_ns >= state.start_ns and not same_condition:
+            return False
+        if channel is None:
+            self.parked.setdefault(key, {})[dev] = state
+        else:
+            self._continue(channel, dev, state)
+        return True
+
+    def _continue(self, channel: Channel, dev: int, state: OpenAnomaly) -> None:
+        channel.open[dev] = state
+        channel.active[dev] = channel.cond[dev] = True
+        channel.cond_since[dev] = state.start_ns
+        self.recent[state.id] = (channel.spec.detector, channel.spec.metric, dev)
 
     def apply(self, spec: ChannelSpec, signal: Signal) -> list[Anomaly]:
         if not len(signal.device_idx):

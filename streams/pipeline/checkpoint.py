@@ -26,6 +26,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from gridmon.errors import GridmonError, StorageError
 from gridmon.pipeline.consumer import BatchConsumer, Partitions
+from gridmon.pipeline.continuity import PublishedAlarms, resume_published
 from gridmon.store.client import first_line
 
 log = logging.getLogger(__name__)
@@ -175,25 +176,37 @@ class StateCheckpointer:
             ) from exc
 
 
-async def take_over(checkpointer: StateCheckpointer, new: Partitions, held: Partitions) -> dict[str, int]:
-    """`BatchConsumer.on_takeover`: read the previous owners' checkpoints (in a thread), adopt them here."""
+async def take_over(
+    checkpointer: StateCheckpointer, alarms: PublishedAlarms | None, new: Partitions, held: Partitions
+) -> dict[str, int]:
+    """`BatchConsumer.on_takeover`: read the previous owners' checkpoints (in a thread), adopt them here, then
+    the anomalies published as open that the adopted state may be too old to know (`continuity`)."""
     checkpoints = await asyncio.to_thread(checkpointer.others, new)
-    return checkpointer.adopt(checkpoints, held)
+    taken = checkpointer.adopt(checkpoints, held)
+    await resume_published(alarms)
+    return taken
 
 
 @contextlib.asynccontextmanager
 async def checkpointing(
-    checkpointer: StateCheckpointer, interval_s: float, consumer: BatchConsumer | None = None
+    checkpointer: StateCheckpointer,
+    interval_s: float,
+    consumer: BatchConsumer | None = None,
+    alarms: PublishedAlarms | None = None,
 ) -> AsyncIterator[list[str]]:
     """Restore now, save every `interval_s` while the body runs and once more when it ends; with `consumer`,
-    adopt the previous owners' state of every partition it is given that this worker did not hold.
+    adopt the previous owners' state of every partition it is given that this worker did not hold. With
+    `alarms`, anomalies published since the checkpoints were taken are continued too (on each takeover; at
+    the restore when there is no consumer to take partitions over).
 
     Yields the names of the components restored. A failed periodic save is logged and retried at the next
     tick (state is a cache of the input history, the pipeline must not stop for it); the final save raises.
     """
     restored = await asyncio.to_thread(checkpointer.restore)
     if consumer is not None:
-        consumer.on_takeover = partial(take_over, checkpointer)
+        consumer.on_takeover = partial(take_over, checkpointer, alarms)
+    else:
+        await resume_published(alarms)
     task = asyncio.create_task(_save_every(checkpointer, interval_s))
     try:
         yield restored

@@ -136,6 +136,12 @@ class MeterPseudonyms:
                     return f"{prefix}{self._pseudonym(device)}-{seconds}"
         return ref
 
+    def matching(self, pseudonyms: set[str], candidates: Sequence[str]) -> dict[str, str]:
+        """Pseudonym → meter id, for those of `pseudonyms` that a meter among `candidates` has. Hashes only the
+        candidates: a worker reading back its own published records narrows them down (zone) first."""
+        meters = list(compress(candidates, self._is_meter(candidates)))
+        return {p: m for p, m in zip(pseudonymise(self._key, meters), meters, strict=True) if p in pseudonyms}
+
     def text(self, words: str) -> str:
         """Free text (outage advice such as `merged into O-…`): every embedded record id rewritten."""
         return " ".join(self.reference(word) or word for word in words.split(" "))

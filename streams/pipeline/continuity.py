@@ -1,0 +1,105 @@
+"""Alarm continuity: anomalies a previous owner published as open, read back from ClickHouse after a restore
+or a takeover, so that the worker continues them instead of raising them again.
+
+A worker's state is checkpointed every few seconds, but an anomaly is published the moment it opens. When a
+worker dies between the two, the state that a survivor adopts (or that the worker restores when it restarts)
+does not know the anomalies raised since its checkpoint: the next reading of the same condition would open it
+again under a new id, and the published one would stay open for ever. ClickHouse holds what was published,
+so after each restore and takeover the worker reads every open anomaly and hands it to the detector bank,
+which continues it when the device's next reading arrives (`DetectorBank.await_resume`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from gridmon.detect.bank import DetectorBank
+from gridmon.detect.lifecycle import OpenAnomaly, level_of
+from gridmon.errors import StorageError
+from gridmon.ingest.validate import DeviceRegistry
+from gridmon.security.privacy import MeterPseudonyms
+from gridmon.security.pseudonym import PREFIX
+from gridmon.store.client import first_line
+
+log = logging.getLogger(__name__)
+OPEN_ANOMALIES = (
+    "SELECT id, version, device, zone, detector, metric, severity, start_ns, score, value, `group`, "
+    "parent_outage FROM anomalies FINAL WHERE end_ns IS NULL"
+)
+Published = list[tuple[int, str, str, OpenAnomaly]]
+
+
+@dataclass
+class PublishedAlarms:
+    """Reads the open anomalies back and maps their devices to this worker's device index (a meter's
+    pseudonym back to the meter: only the meters of the anomalies' zones are hashed)."""
+
+    client: Any
+    detector: DetectorBank
+    registry: DeviceRegistry
+    pseudonyms: MeterPseudonyms | None = None
+
+    def read(self) -> Published:
+        try:
+            rows = list(self.client.query(OPEN_ANOMALIES).result_rows)
+        except ClickHouseError as exc:
+            raise StorageError(
+                f"could not read the open anomalies back: {first_line(exc)}; run `gridmon db migrate`"
+            ) from exc
+        meters = self._meters_of([(str(row[2]), str(row[3])) for row in rows])
+        devices = [meters.get(str(row[2]), str(row[2])) for row in rows]
+        positions = self.registry.index_of(devices).tolist()
+        published: Published = []
+        for row, dev in zip(rows, positions, strict=True):
+            if dev < 0:  # a device of another grid model (or an unknown pseudonym): not this worker's
+                continue
+            (
+                ident,
+                version,
+                _device,
+                _zone,
+                detector,
+                metric,
+                severity,
+                start_ns,
+                score,
+                value,
+                group,
+                parent,
+            ) = row
+            level = level_of(str(severity))
+            state = OpenAnomaly(str(ident), int(version), int(start_ns), level, level, float(score),
+                                float(value), group, parent)  # fmt: skip
+            published.append((dev, str(detector), str(metric), state))
+        return published
+
+    def _meters_of(self, devices: list[tuple[str, str]]) -> dict[str, str]:
+        wanted = {device: zone for device, zone in devices if device.startswith(PREFIX)}
+        if not wanted or self.pseudonyms is None:
+            return {}
+        zones = set(wanted.values())
+        labels = self.detector.lifecycle.labels
+        candidates = [
+            device for device, zone in zip(labels.devices, labels.zone, strict=True) if zone in zones
+        ]
+        return self.pseudonyms.matching(set(wanted), candidates)
+
+
+async def resume_published(alarms: PublishedAlarms | None) -> int:
+    """Read the published open anomalies (in a thread) and hand them to the detector bank; how many. A store
+    that cannot answer is logged: the worker goes on, at the risk of raising some of them again."""
+    if alarms is None:
+        return 0
+    try:
+        published = await asyncio.to_thread(alarms.read)
+    except StorageError as exc:
+        log.warning("%s; anomalies raised since the last checkpoint may be raised again", exc)
+        return 0
+    alarms.detector.await_resume(published)
+    log.info("%d published open anomalies to continue when their devices report", len(published))
+    return len(published)
