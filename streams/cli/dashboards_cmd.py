@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +10,15 @@ from rich.console import Console
 from rich.table import Table
 
 from gridmon.errors import ConfigError
+from gridmon.timeparse import HELP, ns_to_datetime, parse_duration, parse_instant
 
 dashboards_app = typer.Typer(
     help="Grafana dashboards and alert rules: build, check, render, provision.", no_args_is_help=True
 )
 console = Console()
-SPAN = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DIR_HELP = "the dashboards folder (default: ./dashboards, else the one beside the package)"
 SPAN_HELP = "window length, e.g. 15m, 1h, 7d"
-END_HELP = "window end: latest (newest data), now, or an ISO 8601 time"
+END_HELP = f"window end: latest (the newest data), or {HELP}"
 
 
 def register(app: typer.Typer) -> None:
@@ -164,31 +161,16 @@ def _run_all(
     from gridmon.settings import get_settings
     from gridmon.store.client import connect
 
+    span_s = parse_duration(span, "--range") / 1e9  # bad input fails before ClickHouse is opened
+    end_ns = None if end == "latest" else parse_instant(end, "--end")
     root = directory or default_root()
     dashboards = load_dashboards(root)
     client = connect(get_settings())
-    end_time = newest_data_time(client) if end == "latest" else _parse_end(end)
-    time_range = TimeRange.ending(end_time, _parse_span(span))
+    end_time = newest_data_time(client) if end_ns is None else ns_to_datetime(end_ns)
+    time_range = TimeRange.ending(end_time, span_s)
     outcomes = [
         outcome for dashboard in dashboards for outcome in run_dashboard(client, dashboard, time_range)
     ]
     if alerts:
         outcomes += run_alert_rules(client, load_alert_rules(root), end_time)
     return outcomes, dashboards, time_range
-
-
-def _parse_span(text: str) -> float:
-    match = SPAN.match(text.strip())
-    if not match:
-        raise ConfigError(f"--range {text!r}: use a number and s, m, h or d (e.g. 1h)")
-    return float(match.group(1)) * UNIT_S[match.group(2)]
-
-
-def _parse_end(text: str) -> datetime:
-    if text == "now":
-        return datetime.now(UTC)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"--end {text!r}: use latest, now or an ISO 8601 time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

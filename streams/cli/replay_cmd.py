@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
 
 import typer
 from rich.console import Console
@@ -16,30 +16,20 @@ from gridmon.pipeline.checkpoint import StateCheckpointer
 from gridmon.pipeline.replay import replay
 from gridmon.settings import load_settings
 from gridmon.store.client import connect
+from gridmon.timeparse import HELP, parse_instant
 
 console = Console()
 
 
-def _ns(text: str, option: str) -> int:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"{option}: expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        raise ConfigError(f"{option}: give a time zone (e.g. a trailing Z for UTC), got {text!r}")
-    return int(moment.timestamp() * 1e9)
-
-
 def replay_command(
-    start: str = typer.Option(..., "--from", help="start of the history, ISO 8601 with time zone"),
-    end: str = typer.Option(..., "--to", help="end of the history (exclusive), ISO 8601 with time zone"),
+    start: str = typer.Option(..., "--from", help=f"start of the history: {HELP}"),
+    end: str = typer.Option(..., "--to", help=f"end of the history (exclusive): {HELP}"),
     model_path: str = typer.Option(None, "--model", help="grid model file; default <data dir>/grid.model"),
     window_s: float = typer.Option(60.0, help="event-time window read per query"),
 ) -> None:
     """Learn baselines from stored readings and save them as this worker's (GRIDMON_WORKER_ID) checkpoint."""
-    start_ns, end_ns = _ns(start, "--from"), _ns(end, "--to")
+    now_ns = time.time_ns()  # one now for both ends: `--from -1h --to now` is exactly an hour
+    start_ns, end_ns = parse_instant(start, "--from", now_ns), parse_instant(end, "--to", now_ns)
     if end_ns <= start_ns:
         raise ConfigError("--to must be after --from")
     settings = load_settings()

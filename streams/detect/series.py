@@ -16,7 +16,7 @@ import csv
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import msgspec
@@ -28,6 +28,7 @@ from gridmon.detect.context import DeviceContext
 from gridmon.detect.lifecycle import ChannelSpec, Signal
 from gridmon.errors import SchemaError
 from gridmon.records import Anomaly
+from gridmon.timeparse import is_number, iso_to_ns, seconds_to_ns
 
 SERIES_KIND = "sensor"
 SERIES_COLUMN = "voltage_v"  # a sensor channel whose unit-bound checks all need a nominal voltage
@@ -423,21 +424,14 @@ def _number(path: Path, line: int, cell: str) -> float:
 
 
 def _stamp(path: Path, line: int, cell: str) -> int:
-    text = cell.strip()
+    """A number is seconds from `EPOCH_NS` (2020), not Unix seconds: UCR-style files count 0, 1, 2 …;
+    anything else is read as every command reads an absolute time (ISO 8601, no zone = UTC)."""
     try:
-        return EPOCH_NS + int(round(float(text) * 1e9))
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        return seconds_to_ns(cell, since_ns=EPOCH_NS) if is_number(cell) else iso_to_ns(cell)
+    except ValueError as error:
         raise SeriesError(
-            f"{path}:{line}: timestamp {cell!r} is neither ISO 8601 nor a number of seconds"
+            f"{path}:{line}: timestamp {cell!r}: {error}; use ISO 8601 or a number of seconds from 2020-01-01"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
 
 
 def _label(path: Path, line: int, cell: str) -> bool:

@@ -4,11 +4,8 @@ ClickHouse parameters; the only formatted identifiers come from fixed whitelists
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -17,15 +14,14 @@ from gridmon.errors import ConfigError, StorageError
 from gridmon.store.client import first_line
 from gridmon.store.reliability import reliability_indices
 from gridmon.store.tables import RAW_TABLES
+from gridmon.timeparse import parse_instant
 
 PMU_STEPS = {"1s": "pmu_1s", "1m": "pmu_1m", "1h": "pmu_1h"}
-RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhd])$")
-UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter: `kind` is `str`, `int`, `time` (ISO 8601, `now` or `-15m`/`-2h`/`-7d`) or a choice."""
+    """One parameter: `kind` is `str`, `int`, `time` (ISO 8601, no zone = UTC; `now`; `-15m`) or a choice."""
 
     name: str
     kind: str = "str"
@@ -269,19 +265,5 @@ def convert(param: Param, text: str) -> Any:
 
 
 def parse_time(text: str, name: str = "time", now_ns: int | None = None) -> int:
-    """`now`, `-90s`/`-15m`/`-2h`/`-7d` (before now), or ISO 8601 (UTC unless it says otherwise) → epoch ns."""
-    now_ns = time.time_ns() if now_ns is None else now_ns
-    if text == "now":
-        return now_ns
-    relative = RELATIVE.match(text)
-    if relative:
-        return now_ns - int(float(relative.group(1)) * UNIT_S[relative.group(2)] * 1e9)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"--param {name}: expected ISO 8601 (2026-01-31T12:00), 'now' or -15m/-2h/-7d, got {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+    """A time parameter as epoch ns, read as every command reads a time (`gridmon.timeparse`)."""
+    return parse_instant(text, f"--param {name}", now_ns)
