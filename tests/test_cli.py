@@ -37,3 +37,15 @@ def test_a_gridmon_error_is_one_line_without_traceback() -> None:
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
+
+
+def test_registering_the_commands_twice_adds_each_once() -> None:
+    from gridmon.cli import _register_all, app
+
+    _register_all()
+    names = [c.name or c.callback.__name__ for c in app.registered_commands if c.callback]
+    groups = [g.name for g in app.registered_groups]
+    _register_all()
+    assert [c.name or c.callback.__name__ for c in app.registered_commands if c.callback] == names
+    assert [g.name for g in app.registered_groups] == groups
+    assert len(set(names)) == len(names) and len(set(groups)) == len(groups)

@@ -42,10 +42,17 @@ GROUPS: list[tuple[str, str]] = [
 ]
 
 
+_registered: list[str] = []  # the groups already on `app`: registering twice would add every command twice
+
+
 def _register_all() -> None:
+    """Add every command group to `app` once (tests that drive the CLI call this too)."""
     for module_name, attribute in GROUPS:
+        if module_name in _registered:
+            continue
         module = importlib.import_module(module_name)
         getattr(module, attribute)(app)
+        _registered.append(module_name)
 
 
 @app.callback()
