@@ -43,7 +43,11 @@ class MemoryReport:
         return {
             "steps": [asdict(step) for step in self.steps],
             "arrays_mb": {
-                name: {"total": round(sum(found.values()) / 2**20, 1), "largest": largest(found, top)}
+                name: {
+                    "total": round(sum(found.values()) / 2**20, 1),
+                    "largest": largest(found, top),
+                    "by_holder": largest(by_holder(found), 5 * top),
+                }
                 for name, found in self.arrays.items()
             },
         }
@@ -107,6 +111,16 @@ def array_footprint(
 
     walk(root, name, depth)
     return found
+
+
+def by_holder(found: dict[str, int]) -> dict[str, int]:
+    """Bytes summed by the object that holds the arrays (the path less its last attribute), e.g.
+    `detector.baseline.states['kwh']`: one metric's state, whatever its number of arrays."""
+    holders: dict[str, int] = {}
+    for path, size in found.items():
+        holder = path.rsplit(".", 1)[0]
+        holders[holder] = holders.get(holder, 0) + size
+    return holders
 
 
 def largest(found: dict[str, int], top: int = 12) -> list[tuple[str, float]]:

@@ -32,8 +32,9 @@ from gridmon.records import Anomaly
 
 Label = Literal["false_alarm", "confirmed"]
 # 2: long-run variance blocks for the peer CUSUM; 3: oscillation windows hold PMU rows only; 4: baselines
-# keep each device's newest reading (step channels) and the start of its current excursion (re-learning)
-SNAPSHOT_VERSION = 4
+# keep each device's newest reading (step channels) and the start of its current excursion (re-learning); 5:
+# baselines, channels and PMU angles hold rows only for the devices that reported their metric (`.device`)
+SNAPSHOT_VERSION = 5
 PMU_DATA_INVALID = 0x8000
 INTERRUPTION_COLUMN = {"pmu": "va", "sensor": "voltage_v", "meter": "voltage_v"}
 MAX_THRESHOLD_SCALE = 4.0
@@ -196,8 +197,8 @@ class DetectorBank:
     def _interval(self, kind: str) -> np.ndarray:
         return self.quality.kind_state(kind).interval_s
 
-    def _threshold_scale(self, spec: ChannelSpec) -> np.ndarray:
-        return self.lifecycle.channel(spec).threshold_scale
+    def _threshold_scale(self, spec: ChannelSpec, device_idx: np.ndarray) -> np.ndarray:
+        return self.lifecycle.channel(spec).get("threshold_scale", device_idx)
 
     def open_anomalies(self) -> list[tuple[str, str, str, OpenAnomaly]]:
         """(device, detector, metric, state) of every open anomaly."""
@@ -215,15 +216,16 @@ class DetectorBank:
         if entry is None:
             return False
         detector, metric, dev = entry
-        channel = self.lifecycle.channels[(detector, metric)]
-        if label == "false_alarm":
-            channel.threshold_scale[dev] = min(channel.threshold_scale[dev] * 1.25, MAX_THRESHOLD_SCALE)
-            channel.min_on_scale[dev] = min(channel.min_on_scale[dev] * 2.0, MAX_MIN_ON_SCALE)
-        elif label == "confirmed":
-            channel.threshold_scale[dev] = max(channel.threshold_scale[dev] / 1.25, 1.0)
-            channel.min_on_scale[dev] = max(channel.min_on_scale[dev] / 2.0, 1.0)
-        else:
+        if label not in ("false_alarm", "confirmed"):
             raise ConfigError(f"unknown label {label!r}: use 'false_alarm' or 'confirmed'")
+        channel = self.lifecycle.channels[(detector, metric)]
+        row = channel.row(dev)
+        if label == "false_alarm":
+            channel.threshold_scale[row] = min(channel.threshold_scale[row] * 1.25, MAX_THRESHOLD_SCALE)
+            channel.min_on_scale[row] = min(channel.min_on_scale[row] * 2.0, MAX_MIN_ON_SCALE)
+        else:
+            channel.threshold_scale[row] = max(channel.threshold_scale[row] / 1.25, 1.0)
+            channel.min_on_scale[row] = max(channel.min_on_scale[row] / 2.0, 1.0)
         return True
 
     def snapshot(self) -> bytes:
@@ -232,7 +234,7 @@ class DetectorBank:
             "baseline": {
                 f"{metric}.{key}": _pack(array)
                 for metric, state in self.baseline.states.items()
-                for key, array in state.arrays().items()
+                for key, array in state.saved().items()
             },  # fmt: skip
             "pmu": {key: _pack(array) for key, array in self.pmu.state_dict().items()},
             "quality": {key: _pack(array) for key, array in self.quality.state_dict().items()},
@@ -244,7 +246,7 @@ class DetectorBank:
                 c.spec.category,
                 c.spec.min_on_s,
                 c.spec.min_off_s,
-                {key: _pack(array) for key, array in c.arrays().items()},
+                {key: _pack(array) for key, array in c.saved().items()},
                 c.open,
             )  # fmt: skip
             for c in self.lifecycle.channels.values()
@@ -257,17 +259,15 @@ class DetectorBank:
     def restore(self, data: bytes) -> None:
         """Load a `snapshot()`; it must come from a bank with the same devices (same grid model)."""
         snapshot = self._decode(data)
-        for key, packed in snapshot.detectors["baseline"].items():
-            metric, field = key.rsplit(".", 1)
-            getattr(self.baseline.state(metric), field)[...] = _unpack(packed)
+        for metric, saved_state in _by_metric(snapshot.detectors["baseline"]).items():
+            self.baseline.state(metric).load(saved_state)
         self.pmu.load_state_dict({k: _unpack(v) for k, v in snapshot.detectors["pmu"].items()})
         self.quality.load_state_dict({k: _unpack(v) for k, v in snapshot.detectors["quality"].items()})
         for saved in snapshot.channels:
             category = "data_quality" if saved.category == "data_quality" else "grid"
             spec = ChannelSpec(saved.detector, saved.metric, category, saved.min_on_s, saved.min_off_s)
             channel = self.lifecycle.channel(spec)
-            for key, array in channel.arrays().items():
-                array[...] = _unpack(saved.arrays[key])
+            channel.load({key: _view(array) for key, array in saved.arrays.items()})
             channel.open = dict(saved.open)
         self.lifecycle.zone_groups = dict(snapshot.zone_groups)
         self.lifecycle.recent.clear()
@@ -290,10 +290,9 @@ class DetectorBank:
         rows = np.flatnonzero(taken)
         if not len(rows):
             return 0
-        for key, packed in snapshot.detectors["baseline"].items():
-            metric, name = key.rsplit(".", 1)
-            getattr(self.baseline.state(metric), name)[..., rows] = _view(packed)[..., rows]
-        self._adopt_pmu({k: _view(v) for k, v in snapshot.detectors["pmu"].items()}, taken, rows)
+        for metric, theirs in _by_metric(snapshot.detectors["baseline"]).items():
+            self.baseline.state(metric).adopt(theirs, taken)
+        self._adopt_pmu({k: _view(v) for k, v in snapshot.detectors["pmu"].items()}, taken)
         self._adopt_quality(theirs_quality, rows)
         for saved in snapshot.channels:
             self._adopt_channel(saved, taken)
@@ -312,10 +311,11 @@ class DetectorBank:
             )
         return snapshot
 
-    def _adopt_pmu(self, theirs: dict[str, np.ndarray], taken: np.ndarray, rows: np.ndarray) -> None:
-        for key, array in self.pmu.angle.arrays().items():
-            if f"angle.{key}" in theirs:
-                array[..., rows] = theirs[f"angle.{key}"][..., rows]
+    def _adopt_pmu(self, theirs: dict[str, np.ndarray], taken: np.ndarray) -> None:
+        if "angle.device" in theirs:
+            self.pmu.angle.adopt(
+                {k.removeprefix("angle."): v for k, v in theirs.items() if k.startswith("angle.")}, taken
+            )
         for prefix, window in (("osc.", self.pmu.oscillation), ("vosc.", self.pmu.voltage_oscillation)):
             if f"{prefix}device" not in theirs:
                 continue
@@ -346,9 +346,7 @@ class DetectorBank:
         # an anomaly open here and not there keeps this bank's debounce state, so that it still closes here
         keep_own = np.zeros(len(taken), dtype=bool)
         keep_own[[dev for dev in channel.open if dev not in saved.open]] = True
-        rows = np.flatnonzero(taken & ~keep_own)
-        for key, array in channel.arrays().items():
-            array[rows] = _view(saved.arrays[key])[rows]
+        channel.adopt({key: _view(array) for key, array in saved.arrays.items()}, taken & ~keep_own)
         for dev, state in saved.open.items():
             if taken[dev] and not keep_own[dev]:
                 channel.open[dev] = state
@@ -365,6 +363,15 @@ class DetectorBank:
                 recent[ident] = (detector, metric, dev)
         while len(recent) > RECENT_IDS:
             recent.popitem(last=False)
+
+
+def _by_metric(packed: dict[str, _Array]) -> dict[str, dict[str, np.ndarray]]:
+    """Snapshot entries "<metric>.<array>" → per metric, its arrays (read-only views)."""
+    metrics: dict[str, dict[str, np.ndarray]] = {}
+    for key, array in packed.items():
+        metric, name = key.rsplit(".", 1)
+        metrics.setdefault(metric, {})[name] = _view(array)
+    return metrics
 
 
 def _valid_status(batch: Batch) -> np.ndarray:

@@ -25,11 +25,14 @@ import msgspec
 import numpy as np
 
 from gridmon.detect.columns import forward_fill, previous_in_group
+from gridmon.detect.rows import DeviceRows
 from gridmon.records import Anomaly, Severity
 
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "major", "critical")
 Category = Literal["grid", "data_quality"]
 OutageLookup = Callable[[str], str | None] | Mapping[str, str | None]
+# operator feedback: a channel's threshold multiplier for each of these device indices (1: none given)
+ScaleOf = Callable[["ChannelSpec", np.ndarray], np.ndarray]
 NEVER = -(2**62)
 INFO, WARNING, MAJOR, CRITICAL = 1, 2, 3, 4
 RECENT_IDS = 100_000
@@ -94,26 +97,27 @@ class OpenAnomaly(msgspec.Struct):
     parent_outage: str | None
 
 
-class Channel:
-    """The debounce state of one (detector, metric) for every device, in arrays indexed by device."""
+class Channel(DeviceRows):
+    """The debounce state of one (detector, metric) per device (a row each, see `DeviceRows`: compact unless
+    `dense`, as most channels are of a signal only PMUs or sensors send), and its open anomalies by device."""
 
-    def __init__(self, spec: ChannelSpec, devices: int) -> None:
+    FIELDS = {
+        "cond": (0, np.bool_, False),
+        "cond_since": (0, np.int64, NEVER),
+        "active": (0, np.bool_, False),
+        "min_on_scale": (0, np.float64, 1.0),  # feedback: a false alarm makes this device wait longer
+        "threshold_scale": (0, np.float64, 1.0),  # feedback for detectors with a statistical threshold
+    }
+    cond: np.ndarray
+    cond_since: np.ndarray
+    active: np.ndarray
+    min_on_scale: np.ndarray
+    threshold_scale: np.ndarray
+
+    def __init__(self, spec: ChannelSpec, devices: int, dense: bool = False) -> None:
+        super().__init__(devices, dense)
         self.spec = spec
-        self.cond = np.zeros(devices, dtype=bool)
-        self.cond_since = np.full(devices, NEVER, dtype=np.int64)
-        self.active = np.zeros(devices, dtype=bool)
-        self.min_on_scale = np.ones(devices)  # feedback: a false alarm makes this device wait longer
-        self.threshold_scale = np.ones(devices)  # feedback for detectors with a statistical threshold
         self.open: dict[int, OpenAnomaly] = {}
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "cond": self.cond,
-            "cond_since": self.cond_since,
-            "active": self.active,
-            "min_on_scale": self.min_on_scale,
-            "threshold_scale": self.threshold_scale,
-        }
 
 
 @dataclass
@@ -128,21 +132,22 @@ class Transitions:
 
 def debounce(channel: Channel, signal: Signal) -> Transitions:
     """Vectorised hysteresis + minimum duration over a batch; updates the channel's per-device state."""
-    dev, ts, starts = signal.device_idx, signal.ts, signal.group_start
+    ts, starts = signal.ts, signal.group_start
+    row = channel.rows(signal.device_idx)
     raised = signal.level > 0
-    cond_prior = channel.cond[dev]
+    cond_prior = channel.cond[row]
     cond = forward_fill(raised | signal.clear, raised, cond_prior, starts)
     changed = cond != previous_in_group(cond, cond_prior, starts)
-    since = forward_fill(changed, ts, channel.cond_since[dev], starts)
+    since = forward_fill(changed, ts, channel.cond_since[row], starts)
     duration = ts - since
-    min_on = (channel.spec.min_on_s * 1e9) * channel.min_on_scale[dev]
+    min_on = (channel.spec.min_on_s * 1e9) * channel.min_on_scale[row]
     on = cond & (duration >= min_on)
     min_off = channel.spec.min_off_s if signal.min_off_s is None else signal.min_off_s
     off = ~cond & (duration >= min_off * 1e9)
-    active_prior = channel.active[dev]
+    active_prior = channel.active[row]
     active = forward_fill(on | off, on, active_prior, starts)
     previous = previous_in_group(active, active_prior, starts)
-    _store_last(channel, dev, cond, since, active)
+    _store_last(channel, row, cond, since, active)
     return Transitions(
         opened=active & ~previous,
         closed=~active & previous,
@@ -152,12 +157,12 @@ def debounce(channel: Channel, signal: Signal) -> Transitions:
 
 
 def _store_last(
-    channel: Channel, dev: np.ndarray, cond: np.ndarray, since: np.ndarray, active: np.ndarray
+    channel: Channel, row: np.ndarray, cond: np.ndarray, since: np.ndarray, active: np.ndarray
 ) -> None:
     # fancy assignment keeps the last write per device: rows are sorted by time within a device
-    channel.cond[dev] = cond
-    channel.cond_since[dev] = since
-    channel.active[dev] = active
+    channel.cond[row] = cond
+    channel.cond_since[row] = since
+    channel.active[row] = active
 
 
 def _segments(
@@ -222,7 +227,9 @@ class AnomalyLifecycle:
         if channel is not None and dev in channel.open:
             return False
         same_condition = (
-            channel is not None and bool(channel.cond[dev]) and int(channel.cond_since[dev]) == state.start_ns
+            channel is not None
+            and bool(channel.get("cond", dev))
+            and int(channel.get("cond_since", dev)) == state.start_ns
         )
         if newest_ns >= state.start_ns and not same_condition:
             return False
@@ -234,8 +241,9 @@ class AnomalyLifecycle:
 
     def _continue(self, channel: Channel, dev: int, state: OpenAnomaly) -> None:
         channel.open[dev] = state
-        channel.active[dev] = channel.cond[dev] = True
-        channel.cond_since[dev] = state.start_ns
+        row = channel.row(dev)
+        channel.active[row] = channel.cond[row] = True
+        channel.cond_since[row] = state.start_ns
         self.recent[state.id] = (channel.spec.detector, channel.spec.metric, dev)
 
     def apply(self, spec: ChannelSpec, signal: Signal) -> list[Anomaly]:

@@ -3,17 +3,15 @@ low-frequency oscillations (0.1–2 Hz) from a sliding spectrum computed every f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from gridmon.detect.baseline import EwmaState
 from gridmon.detect.columns import Batch
 from gridmon.detect.context import DeviceParams
-from gridmon.detect.lifecycle import ChannelSpec, Signal, graded
+from gridmon.detect.lifecycle import ChannelSpec, ScaleOf, Signal, graded
 from gridmon.detect.limits import one_sided, signal
-
-ScaleOf = Callable[[ChannelSpec], np.ndarray]
 
 
 def wrap_deg(angle: np.ndarray) -> np.ndarray:
@@ -54,7 +52,7 @@ class PmuDetector:
         self.rocof = params.array(lambda c: c.pmu.rocof_hz_s)
         self.angle_levels = params.array(lambda c: c.pmu.angle_jump_deg)
         self.unbalance = params.array(lambda c: c.pmu.unbalance_pct)
-        self.angle = EwmaState(devices)
+        self.angle = EwmaState(devices, dense=False)  # a row per PMU, not per registry device
         self.angle_alpha = 1.0 - 0.5 ** (1.0 / params.array(lambda c: c.pmu.angle_half_life_samples))
         self.scale_of = scale_of
         self.oscillation = OscillationWindow(
@@ -86,20 +84,21 @@ class PmuDetector:
 
     def _angle_jump(self, batch: Batch) -> Signal:
         dev = batch.device_idx
+        row = self.angle.rows(dev)
         angle = batch.column("va_angle")
-        known = self.angle.count[dev] > 0
+        usual = self.angle.mean[row]
+        known = self.angle.count[row] > 0
         # The reference is the system angle as each known PMU sees it (its angle minus its usual offset), so
         # it does not move when a PMU drops out, goes dark or arrives late; a cold fleet uses raw angles.
-        estimate = np.where(known, wrap_deg(angle - self.angle.mean[dev]), angle)
+        estimate = np.where(known, wrap_deg(angle - usual), angle)
         relative = wrap_deg(angle - fleet_reference(batch.ts, estimate, known))
-        jump = np.where(known, np.abs(wrap_deg(relative - self.angle.mean[dev])), 0.0)
-        scale = self._scale("va_angle_rel")[dev]
+        jump = np.where(known, np.abs(wrap_deg(relative - usual)), 0.0)
+        scale = self._scale("va_angle_rel", dev)
         levels = self.angle_levels[dev] * scale[:, None]
         parts = one_sided(jump, levels, np.full(len(batch), self.config.angle_clear_deg) * scale)
         # fold the relative angle unwrapped around the current baseline, so ±180° does not break the mean
-        self.angle.fold(
-            dev, self.angle.mean[dev] + wrap_deg(relative - self.angle.mean[dev]), self.angle_alpha
-        )
+        alpha = self.angle_alpha[self.angle.device[: self.angle.size]]
+        self.angle.fold(row, usual + wrap_deg(relative - usual), alpha)
         return signal(batch, parts, relative)
 
     def _oscillations(self, batch: Batch) -> Iterator[tuple[ChannelSpec, Signal]]:
@@ -130,7 +129,7 @@ class PmuDetector:
         snr: np.ndarray,
         levels: tuple,
     ) -> Signal:
-        scale = self._scale(metric)[devices]
+        scale = self._scale(metric, devices)
         thresholds = np.asarray(levels)[None, :] * scale[:, None]
         distinct = snr >= self.config.oscillation_snr
         level = graded(np.where(distinct, (amplitude[:, None] >= thresholds).sum(axis=1), 0))
@@ -139,21 +138,20 @@ class PmuDetector:
         score = np.where(distinct, amplitude / thresholds[:, 0], 0.0)
         return Signal(devices, np.full(n, now, dtype=np.int64), np.arange(n), level, clear, score, amplitude)
 
-    def _scale(self, metric: str) -> np.ndarray:
+    def _scale(self, metric: str, device_idx: np.ndarray) -> np.ndarray:
         if self.scale_of is None:
-            return np.ones(len(self.params.class_idx))
-        return self.scale_of(self.spec(metric))
+            return np.ones(len(device_idx))
+        return self.scale_of(self.spec(metric), device_idx)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        state = {f"angle.{k}": v for k, v in self.angle.arrays().items()}
+        state = {f"angle.{k}": v for k, v in self.angle.saved().items()}
         state |= {f"osc.{k}": v for k, v in self.oscillation.arrays().items()}
         state |= {f"vosc.{k}": v for k, v in self.voltage_oscillation.arrays().items()}
         return state | {"next_spectrum_ns": np.array([self.next_spectrum_ns])}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for key, array in self.angle.arrays().items():
-            if f"angle.{key}" in state:
-                array[...] = state[f"angle.{key}"]
+        if "angle.device" in state:
+            self.angle.load({k.removeprefix("angle."): v for k, v in state.items() if k.startswith("angle.")})
         for prefix, window in (("osc.", self.oscillation), ("vosc.", self.voltage_oscillation)):
             if f"{prefix}device" in state:
                 window.load({k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)})

@@ -184,15 +184,15 @@ def test_adopting_twice_changes_nothing_and_own_fresher_state_wins(client: Any, 
         columns["freq_hz"] += 0.5
 
     feed(b.detector, pmu_seconds(own, 30, 90, higher))
-    own_mean = b.detector.baseline.state("freq_hz").mean[own].copy()
+    own_mean = b.detector.baseline.state("freq_hz").get("mean", own)
     assert take_over(client, b) == {"detector": len(devices) - 1, "outages": 1}
     after_first = (b.detector.snapshot(), b.correlator.snapshot())
     assert take_over(client, b) == {"detector": 0, "outages": 0}
     assert (b.detector.snapshot(), b.correlator.snapshot()) == after_first
-    assert np.array_equal(b.detector.baseline.state("freq_hz").mean[own], own_mean)
+    assert np.array_equal(b.detector.baseline.state("freq_hz").get("mean", own), own_mean)
     taken = devices[1:]
     their = a.detector.baseline.state("freq_hz")
-    assert np.array_equal(b.detector.baseline.state("freq_hz").mean[taken], their.mean[taken])
+    assert np.array_equal(b.detector.baseline.state("freq_hz").get("mean", taken), their.get("mean", taken))
 
 
 def test_outages_stay_with_a_worker_whose_feeders_this_one_does_not_all_serve(

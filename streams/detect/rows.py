@@ -1,0 +1,129 @@
+"""Per-device state arrays with a row only for the devices that have state: the registry holds every device,
+but most state is of a metric or a channel that only some devices (the PMUs, the sensors) ever report.
+
+>>> import numpy as np
+>>> class Seen(DeviceRows):
+...     FIELDS = {"count": (0, np.int64, 0)}
+>>> seen = Seen(1_000_000, dense=False)
+>>> rows = seen.rows(np.array([7, 7, 42]))
+>>> seen.count[rows] += 1
+>>> seen.size, seen.get("count", np.array([7, 42, 3])).tolist()
+(2, [1, 1, 0])
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+MIN_ROWS = 1024  # a compact state grows by a quarter, at least this many rows, up to the registry
+
+
+class DeviceRows:
+    """Arrays named by `FIELDS` (name → (0 for one value per device, else that many rows per device; dtype;
+    the value of a device without state)), indexed by row, the device axis last.
+
+    Dense (the default), row = device index. Compact (`dense=False`), a device gets a row when `rows` first
+    sees it: `row_of` maps a device to its row (-1: none), `device` a row to its device. Fields are attributes
+    (`state.mean[rows]`); `rows` may replace them by larger arrays, so take them after it.
+    """
+
+    FIELDS: ClassVar[dict[str, tuple[int, type, Any]]] = {}
+
+    def __init__(self, devices: int, dense: bool = True) -> None:
+        self.devices = devices
+        self.size = 0  # rows in use
+        self.row_of = np.arange(devices, dtype=np.int32) if dense else np.full(devices, -1, dtype=np.int32)
+        self.device = np.empty(0, dtype=np.int32)
+        self._allocate(devices if dense else 0)
+        if dense:
+            self.device[:] = self.row_of
+            self.size = devices
+            self.reset(slice(None))
+
+    @property
+    def capacity(self) -> int:
+        return len(self.device)
+
+    def _allocate(self, capacity: int) -> None:
+        """(Re)size every array to `capacity` rows, keeping the rows in use. Rows beyond them are zeros
+        from calloc, never resident until `_fresh` gives them to a device (the spare capacity costs no
+        memory)."""
+        for name, (blocks, dtype, _) in self.FIELDS.items():
+            array: np.ndarray = np.zeros((blocks, capacity) if blocks else capacity, dtype)
+            if self.size and hasattr(self, name):
+                array[..., : self.size] = getattr(self, name)[..., : self.size]
+            setattr(self, name, array)
+        device = np.zeros(capacity, dtype=np.int32)
+        device[: self.size] = self.device[: self.size]
+        self.device = device
+
+    def rows(self, dev: np.ndarray) -> np.ndarray:
+        """The row of each device index, giving a fresh row to the devices that have none yet."""
+        row = self.row_of[dev]
+        missing = row < 0
+        if not missing.any():
+            return row
+        new = np.unique(dev[missing])
+        needed = self.size + len(new)
+        if needed > self.capacity:
+            self._allocate(min(self.devices, max(needed, self.capacity * 5 // 4, MIN_ROWS)))
+        self.row_of[new] = np.arange(self.size, needed, dtype=np.int32)
+        self.device[self.size : needed] = new
+        self.reset(slice(self.size, needed))
+        self.size = needed
+        return self.row_of[dev]
+
+    def row(self, dev: int) -> int:
+        """`rows` of one device."""
+        return int(self.rows(np.array([dev]))[0])
+
+    def get(self, name: str, dev: np.ndarray | int) -> np.ndarray:
+        """Field `name` of these device indices, a fresh device's value where one has no row (no row is
+        made): for readers that think in devices, e.g. `state.get("mean", pmus)`."""
+        _, dtype, fresh = self.FIELDS[name]
+        row = self.row_of[dev]
+        array = getattr(self, name)
+        if not self.size:
+            return np.full(array.shape[:-1] + np.shape(row), fresh, dtype=dtype)
+        return np.where(row >= 0, array[..., np.maximum(row, 0)], np.asarray(fresh, dtype=dtype))
+
+    def reset(self, rows: np.ndarray | slice) -> None:
+        """Make these rows fresh again (as a device that never had state here)."""
+        for name, (_, _, fresh) in self.FIELDS.items():
+            getattr(self, name)[..., rows] = fresh
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every field (all rows, in use or not)."""
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def saved(self) -> dict[str, np.ndarray]:
+        """The rows in use and their devices, for a checkpoint (`load` reads it back)."""
+        used = {name: array[..., : self.size] for name, array in self.arrays().items()}
+        return used | {"device": self.device[: self.size]}
+
+    def load(self, saved: dict[str, np.ndarray]) -> None:
+        """Replace every row by `saved()` output (of a state over the same devices)."""
+        device = np.asarray(saved["device"], dtype=np.int32)
+        self.size = 0  # nothing to keep: every array is made anew
+        self._allocate(len(device))
+        for name in self.FIELDS:
+            getattr(self, name)[...] = saved[name]
+        self.device[:] = device
+        self.size = len(device)
+        self.row_of[:] = -1
+        self.row_of[device] = np.arange(len(device), dtype=np.int32)
+
+    def adopt(self, theirs: dict[str, np.ndarray], taken: np.ndarray) -> None:
+        """Copy in the rows of the `taken` devices (mask over the registry) from another state's `saved()`;
+        a taken device they hold no row for becomes fresh here, as their state of it is."""
+        their_device = theirs["device"].astype(np.int64)
+        moved = taken[their_device]
+        rows = self.rows(their_device[moved])  # may grow the arrays: take them after
+        for name, array in self.arrays().items():
+            array[..., rows] = theirs[name][..., moved]
+        they_have = np.zeros(len(taken), dtype=bool)
+        they_have[their_device] = True
+        own = self.device[: self.size]
+        self.reset(np.flatnonzero(taken[own] & ~they_have[own]))
