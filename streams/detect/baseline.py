@@ -77,9 +77,9 @@ EWMA_FIELDS: dict[str, tuple[int, type, Any]] = {
 
 class EwmaState(DeviceRows):
     """One metric's baseline per device (a row each, see `DeviceRows`): sample count, centring shift, EW mean
-    and EW second moment, and what the step, CUSUM, re-learning and tail checks carry between batches. The
-    bank's are compact: `freq_hz` comes from a few hundred PMUs and `kwh` from the meters only, and a row for
-    each of 1.2M registry devices took 276 MB per metric (18 metrics)."""
+    and EW second moment, and what the step, CUSUM, re-learning and tail checks carry between batches (made
+    when a check first uses them). The bank's are compact: `freq_hz` comes from a few hundred PMUs and `kwh`
+    from the meters only, and all fields for each of 1.2M registry devices took 276 MB per metric (18)."""
 
     FIELDS = EWMA_FIELDS
     count: np.ndarray
@@ -395,7 +395,8 @@ class BaselineDetector:
         centred = np.where(np.isfinite(level[rows]), centred, state.mean[rows])
         state.mean[rows] = centred
         state.square[rows] = centred**2 + variance
-        state.cusum_up[rows] = state.cusum_down[rows] = 0.0
+        if state.has("cusum_up"):  # made by the CUSUM of peer metrics only (else every row is 0)
+            state.cusum_up[rows] = state.cusum_down[rows] = 0.0
         state.excursion_ts[rows] = NEVER
 
     def cusum(self, metric: str, batch: Batch, values: np.ndarray, interval: np.ndarray) -> Signal:

@@ -26,35 +26,46 @@ class DeviceRows:
 
     Dense (the default), row = device index. Compact (`dense=False`), a device gets a row when `rows` first
     sees it: `row_of` maps a device to its row (-1: none), `device` a row to its device. Fields are attributes
-    (`state.mean[rows]`); `rows` may replace them by larger arrays, so take them after it.
+    (`state.mean[rows]`), made on first use: a metric's state holds only the fields its checks use (the
+    CUSUM's block sums only for peer metrics). `rows` may replace the arrays by larger ones, so take them
+    after it.
     """
 
     FIELDS: ClassVar[dict[str, tuple[int, type, Any]]] = {}
 
     def __init__(self, devices: int, dense: bool = True) -> None:
         self.devices = devices
-        self.size = 0  # rows in use
         self.row_of = np.arange(devices, dtype=np.int32) if dense else np.full(devices, -1, dtype=np.int32)
-        self.device = np.empty(0, dtype=np.int32)
-        self._allocate(devices if dense else 0)
-        if dense:
-            self.device[:] = self.row_of
-            self.size = devices
-            self.reset(slice(None))
+        self.device = self.row_of.copy() if dense else np.empty(0, dtype=np.int32)
+        self.size = devices if dense else 0  # rows in use
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        """A field not made yet: made now, fresh for every row in use (only called when `name` is not an
+        attribute already)."""
+        if name not in type(self).FIELDS or "device" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        blocks, dtype, fresh = self.FIELDS[name]
+        array: np.ndarray = np.zeros((blocks, self.capacity) if blocks else self.capacity, dtype)
+        array[..., : self.size] = fresh
+        setattr(self, name, array)
+        return array
 
     @property
     def capacity(self) -> int:
         return len(self.device)
 
+    def has(self, name: str) -> bool:
+        """Whether field `name` is made (a field never used holds every device's fresh value)."""
+        return name in self.__dict__
+
     def _allocate(self, capacity: int) -> None:
-        """(Re)size every array to `capacity` rows, keeping the rows in use. Rows beyond them are zeros
-        from calloc, never resident until `_fresh` gives them to a device (the spare capacity costs no
-        memory)."""
+        """Resize every array made to `capacity` rows, keeping the rows in use. Rows beyond them are zeros
+        from calloc, never resident until `rows` gives them to a device: spare capacity costs no memory."""
         for name, (blocks, dtype, _) in self.FIELDS.items():
-            array: np.ndarray = np.zeros((blocks, capacity) if blocks else capacity, dtype)
-            if self.size and hasattr(self, name):
-                array[..., : self.size] = getattr(self, name)[..., : self.size]
-            setattr(self, name, array)
+            if self.has(name):
+                array: np.ndarray = np.zeros((blocks, capacity) if blocks else capacity, dtype)
+                array[..., : self.size] = self.__dict__[name][..., : self.size]
+                setattr(self, name, array)
         device = np.zeros(capacity, dtype=np.int32)
         device[: self.size] = self.device[: self.size]
         self.device = device
@@ -80,23 +91,23 @@ class DeviceRows:
         return int(self.rows(np.array([dev]))[0])
 
     def get(self, name: str, dev: np.ndarray | int) -> np.ndarray:
-        """Field `name` of these device indices, a fresh device's value where one has no row (no row is
-        made): for readers that think in devices, e.g. `state.get("mean", pmus)`."""
-        _, dtype, fresh = self.FIELDS[name]
+        """Field `name` of these device indices, a fresh device's value where one has no row (no row or field
+        is made): for readers that think in devices, e.g. `state.get("mean", pmus)`."""
+        blocks, dtype, fresh = self.FIELDS[name]
         row = self.row_of[dev]
-        array = getattr(self, name)
-        if not self.size:
-            return np.full(array.shape[:-1] + np.shape(row), fresh, dtype=dtype)
+        if not self.size or not self.has(name):
+            return np.full(((blocks,) if blocks else ()) + np.shape(row), fresh, dtype=dtype)
+        array = self.__dict__[name]
         return np.where(row >= 0, array[..., np.maximum(row, 0)], np.asarray(fresh, dtype=dtype))
 
     def reset(self, rows: np.ndarray | slice) -> None:
         """Make these rows fresh again (as a device that never had state here)."""
-        for name, (_, _, fresh) in self.FIELDS.items():
-            getattr(self, name)[..., rows] = fresh
+        for name, array in self.arrays().items():
+            array[..., rows] = self.FIELDS[name][2]
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Every field (all rows, in use or not)."""
-        return {name: getattr(self, name) for name in self.FIELDS}
+        """Every field made (all rows, in use or not)."""
+        return {name: self.__dict__[name] for name in self.FIELDS if self.has(name)}
 
     def saved(self) -> dict[str, np.ndarray]:
         """The rows in use and their devices, for a checkpoint (`load` reads it back)."""
@@ -105,24 +116,30 @@ class DeviceRows:
 
     def load(self, saved: dict[str, np.ndarray]) -> None:
         """Replace every row by `saved()` output (of a state over the same devices)."""
+        for name in self.arrays():
+            del self.__dict__[name]
         device = np.asarray(saved["device"], dtype=np.int32)
         self.size = 0  # nothing to keep: every array is made anew
         self._allocate(len(device))
-        for name in self.FIELDS:
-            getattr(self, name)[...] = saved[name]
         self.device[:] = device
         self.size = len(device)
+        for name in self.FIELDS:
+            if name in saved:
+                getattr(self, name)[...] = saved[name]
         self.row_of[:] = -1
         self.row_of[device] = np.arange(len(device), dtype=np.int32)
 
     def adopt(self, theirs: dict[str, np.ndarray], taken: np.ndarray) -> None:
         """Copy in the rows of the `taken` devices (mask over the registry) from another state's `saved()`;
-        a taken device they hold no row for becomes fresh here, as their state of it is."""
+        a taken device they hold no row for (or a field they never made) becomes fresh here, as their state
+        of it is."""
         their_device = theirs["device"].astype(np.int64)
         moved = taken[their_device]
         rows = self.rows(their_device[moved])  # may grow the arrays: take them after
-        for name, array in self.arrays().items():
-            array[..., rows] = theirs[name][..., moved]
+        self.reset(rows)
+        for name in self.FIELDS:
+            if name in theirs:
+                getattr(self, name)[..., rows] = theirs[name][..., moved]
         they_have = np.zeros(len(taken), dtype=bool)
         they_have[their_device] = True
         own = self.device[: self.size]

@@ -51,12 +51,13 @@ def test_compact_state_scores_exactly_like_a_row_per_device(make_bank: Callable[
     """Rows given in order of arrival (devices 3–5 first) change nothing: the same anomalies and the same
     learned baselines as banks whose state holds a row per device index."""
     batches = late_starters()
-    compact = make_bank(6)
+    compact = make_bank(6, zones=1)  # one zone: the peer checks run too
     found = run(compact, iter(batches))
     assert any(a.device == "dev4" for a in found)
     assert compact.baseline.state("freq_hz").device[:3].tolist() == [3, 4, 5]  # rows are not devices
+    assert compact.baseline.state("va_peer_pu").has("block_sum")
 
-    dense = make_bank(6)
+    dense = make_bank(6, zones=1)
     for metric in compact.baseline.states:
         dense.baseline.states[metric] = EwmaState(6, dense=True)
     for key, channel in compact.lifecycle.channels.items():
@@ -103,3 +104,30 @@ def test_adopting_a_device_they_hold_no_row_for_makes_it_fresh() -> None:
     taken[[1, 3]] = True  # 1: theirs has a row; 3: theirs has none (its state is a fresh one)
     ours.adopt(theirs.saved(), taken)
     assert ours.get("count", np.array([1, 2, 3])).tolist() == [7, 5, 0]
+
+
+def test_a_metric_holds_only_the_fields_its_checks_use(make_bank: Callable[..., DetectorBank]) -> None:
+    bank = make_bank(6, zones=1)  # six neighbours: enough for the peer median
+    run(bank, iter(late_starters()))
+    level, step, peer = (bank.baseline.state(m) for m in ("freq_hz", "freq_hz_step", "va_peer_pu"))
+    assert not level.has("block_sum") and not level.has("last_value") and level.has("mean")
+    assert step.has("last_value") and not step.has("cusum_up")
+    assert peer.has("block_sum") and peer.has("cusum_up")
+    assert level.get("long_run_var", np.array([0, 1])).tolist() == [[1.0, 1.0]] * 4  # fresh, not made
+    restored = make_bank(6, zones=1)
+    restored.restore(bank.snapshot())
+    assert set(restored.baseline.state("freq_hz").arrays()) == set(level.arrays())
+    assert restored.snapshot() == bank.snapshot()
+
+
+def test_adopting_fields_one_side_never_made() -> None:
+    ours, theirs = EwmaState(10, dense=False), EwmaState(10, dense=False)
+    ours_rows, their_rows = ours.rows(np.array([1, 2])), theirs.rows(np.array([1, 2]))
+    ours.cusum_up[ours_rows] = [3.0, 4.0]  # only ours made the CUSUM; only theirs the step's last value
+    theirs.last_value[their_rows] = [5.0, 6.0]
+    taken = np.zeros(10, dtype=bool)
+    taken[1] = True
+    ours.adopt(theirs.saved(), taken)
+    assert ours.get("cusum_up", np.array([1, 2])).tolist() == [0.0, 4.0]  # theirs: fresh
+    assert ours.get("last_value", np.array([1, 2])).tolist()[0] == 5.0
+    assert np.isnan(ours.get("last_value", 2))
