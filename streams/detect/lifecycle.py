@@ -140,7 +140,9 @@ def debounce(channel: Channel, signal: Signal) -> Transitions:
     changed = cond != previous_in_group(cond, cond_prior, starts)
     since = forward_fill(changed, ts, channel.cond_since[row], starts)
     duration = ts - since
-    min_on = (channel.spec.min_on_s * 1e9) * channel.min_on_scale[row]
+    # feedback scales are made by the first label: a channel nobody labelled holds none (all 1)
+    feedback = channel.min_on_scale[row] if channel.has("min_on_scale") else 1.0
+    min_on = (channel.spec.min_on_s * 1e9) * feedback
     on = cond & (duration >= min_on)
     min_off = channel.spec.min_off_s if signal.min_off_s is None else signal.min_off_s
     off = ~cond & (duration >= min_off * 1e9)

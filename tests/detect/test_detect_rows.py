@@ -131,3 +131,15 @@ def test_adopting_fields_one_side_never_made() -> None:
     assert ours.get("cusum_up", np.array([1, 2])).tolist() == [0.0, 4.0]  # theirs: fresh
     assert ours.get("last_value", np.array([1, 2])).tolist()[0] == 5.0
     assert np.isnan(ours.get("last_value", 2))
+
+
+def test_feedback_scales_are_made_by_the_first_label(make_bank: Callable[..., DetectorBank]) -> None:
+    bank = make_bank(6)
+    found = run(bank, iter(late_starters()))
+    channels = bank.lifecycle.channels.values()
+    assert not any(c.has("threshold_scale") or c.has("min_on_scale") for c in channels)
+    labelled = next(a for a in found if a.device == "dev4")
+    assert bank.label(labelled.id, "false_alarm")
+    channel = bank.lifecycle.channels[(labelled.detector, labelled.metric)]
+    assert channel.get("threshold_scale", np.array([4, 3, 0])).tolist() == [1.25, 1.0, 1.0]
+    assert channel.get("min_on_scale", np.array([4, 3])).tolist() == [2.0, 1.0]
