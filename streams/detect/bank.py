@@ -86,7 +86,7 @@ class DetectorBank:
         self.quality = QualityDetector(self.params)
         self.baseline = BaselineDetector(self.params, self._threshold_scale, self._interval)
         self.pmu = PmuDetector(self.params, self._threshold_scale)
-        self.interruption_pu = self.params.array(lambda c: c.limits.interruption_pu)
+        self.interruption_pu = self.params.per_class(lambda c: c.limits.interruption_pu)
         self.cost_s: dict[str, float] = {}
         self.ignored_rows = 0  # device index outside the context (the ingest dead-letters unknown devices)
         # anomalies published as open that this state may not know, waiting for their device's next reading

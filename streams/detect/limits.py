@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from gridmon.detect.columns import Batch
-from gridmon.detect.context import DeviceParams
+from gridmon.detect.context import DeviceParams, PerClass
 from gridmon.detect.lifecycle import ChannelSpec, Signal, graded
 
 VOLTAGE_COLUMNS = {"pmu": ("va", "vb", "vc"), "sensor": ("voltage_v",), "meter": ("voltage_v",)}
@@ -48,17 +48,17 @@ class LimitDetector:
     def __init__(self, params: DeviceParams) -> None:
         default = params.config.default.limits
         self.params = params
-        self.lows = np.stack(
-            [params.array(lambda c: c.limits.range_a_pu[0]), params.array(lambda c: c.limits.range_b_pu[0]),
-             params.array(lambda c: c.limits.critical_pu[0])], axis=1)  # fmt: skip
-        self.highs = np.stack(
-            [params.array(lambda c: c.limits.range_a_pu[1]), params.array(lambda c: c.limits.range_b_pu[1]),
-             params.array(lambda c: c.limits.critical_pu[1])], axis=1)  # fmt: skip
-        self.nominal_hz = params.array(lambda c: c.limits.nominal_hz)
-        self.freq = params.array(lambda c: c.limits.freq_deviation_hz)
-        self.temperature = params.array(lambda c: c.limits.temperature_c)
-        self.thd = params.array(lambda c: c.limits.thd_pct)
-        self.loading = params.array(lambda c: c.limits.loading_fraction)
+        self.lows = PerClass.stack(
+            [params.per_class(lambda c: c.limits.range_a_pu[0]), params.per_class(lambda c: c.limits.range_b_pu[0]),
+             params.per_class(lambda c: c.limits.critical_pu[0])])  # fmt: skip
+        self.highs = PerClass.stack(
+            [params.per_class(lambda c: c.limits.range_a_pu[1]), params.per_class(lambda c: c.limits.range_b_pu[1]),
+             params.per_class(lambda c: c.limits.critical_pu[1])])  # fmt: skip
+        self.nominal_hz = params.per_class(lambda c: c.limits.nominal_hz)
+        self.freq = params.per_class(lambda c: c.limits.freq_deviation_hz)
+        self.temperature = params.per_class(lambda c: c.limits.temperature_c)
+        self.thd = params.per_class(lambda c: c.limits.thd_pct)
+        self.loading = params.per_class(lambda c: c.limits.loading_fraction)
         self.default = default
 
     def spec(self, metric: str) -> ChannelSpec:
@@ -93,7 +93,7 @@ class LimitDetector:
             )
 
     def _one_sided(
-        self, batch: Batch, metric: str, value: np.ndarray, levels: np.ndarray, margin: float
+        self, batch: Batch, metric: str, value: np.ndarray, levels: PerClass, margin: float
     ) -> Iterator[tuple[ChannelSpec, Signal]]:
         if not np.isfinite(value).any():
             return

@@ -49,11 +49,13 @@ class PmuDetector:
         self.config = params.config.default.pmu
         self.params = params
         devices = len(params.class_idx)
-        self.rocof = params.array(lambda c: c.pmu.rocof_hz_s)
-        self.angle_levels = params.array(lambda c: c.pmu.angle_jump_deg)
-        self.unbalance = params.array(lambda c: c.pmu.unbalance_pct)
+        self.rocof = params.per_class(lambda c: c.pmu.rocof_hz_s)
+        self.angle_levels = params.per_class(lambda c: c.pmu.angle_jump_deg)
+        self.unbalance = params.per_class(lambda c: c.pmu.unbalance_pct)
         self.angle = EwmaState(devices, dense=False)  # a row per PMU, not per registry device
-        self.angle_alpha = 1.0 - 0.5 ** (1.0 / params.array(lambda c: c.pmu.angle_half_life_samples))
+        self.angle_alpha = params.per_class(lambda c: c.pmu.angle_half_life_samples).map(
+            lambda samples: 1.0 - 0.5 ** (1.0 / samples)
+        )
         self.scale_of = scale_of
         self.oscillation = OscillationWindow(
             self.config.oscillation_window_s, self.config.oscillation_bin_hz, devices

@@ -143,3 +143,17 @@ def test_feedback_scales_are_made_by_the_first_label(make_bank: Callable[..., De
     channel = bank.lifecycle.channels[(labelled.detector, labelled.metric)]
     assert channel.get("threshold_scale", np.array([4, 3, 0])).tolist() == [1.25, 1.0, 1.0]
     assert channel.get("min_on_scale", np.array([4, 3])).tolist() == [2.0, 1.0]
+
+
+def test_class_settings_index_like_per_device_arrays() -> None:
+    from gridmon.detect.context import PerClass
+
+    levels = PerClass(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), np.array([1, 0, 1, 1]))
+    dense = np.array([[4.0, 5.0, 6.0], [1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [4.0, 5.0, 6.0]])
+    dev = np.array([3, 1, 1, 0])
+    assert np.array_equal(levels[dev], dense[dev])
+    assert np.array_equal(levels[dev, 0], dense[dev, 0]) and np.array_equal(levels[dev, :1], dense[dev, :1])
+    assert np.array_equal(levels.map(lambda t: t * 2)[dev], dense[dev] * 2)
+    first = levels.map(lambda t: t[:, 0])
+    assert np.array_equal(PerClass.stack([first, first])[dev, 1], dense[dev, 0])
+    assert levels.map(lambda t: t > 5).any() and not levels.map(lambda t: t > 6).any()
