@@ -11,9 +11,7 @@ import pytest
 from store_batches import BASE_NS, PMU_COLUMNS, pmu_batch
 from typer.testing import CliRunner
 
-from gridmon.cli import app
-from gridmon.cli.db_cmd import register as register_db
-from gridmon.cli.query_cmd import register as register_query
+from gridmon.cli import _register_all, app
 from gridmon.errors import ConfigError
 from gridmon.settings import Settings, get_settings
 from gridmon.store.dimensions import load_dimensions
@@ -131,8 +129,7 @@ def test_cli_query_and_db(data: Any, store_settings: Settings, monkeypatch: pyte
     monkeypatch.setenv("GRIDMON_DATA_DIR", str(store_settings.data_dir))
     monkeypatch.setenv("GRIDMON_CLICKHOUSE_DATABASE", store_settings.clickhouse_database)
     get_settings.cache_clear()
-    register_db(app)
-    register_query(app)
+    _register_all()  # the whole command line, once (registering a group again would add its commands twice)
     try:
         runner = CliRunner()
         result = runner.invoke(
