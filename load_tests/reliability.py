@@ -103,9 +103,10 @@ class FaultyClient:
 
 def worker_main(args: argparse.Namespace) -> None:
     """One pipeline worker, as `gridmon worker` runs it, with the fault hook around its ClickHouse client."""
+    from gridmon.cli.worker_cmd import worker_state
     from gridmon.grid.generate import generate
     from gridmon.pipeline.assembly import assemble_components
-    from gridmon.pipeline.checkpoint import StateCheckpointer, checkpointing, components_of, progress_offsets
+    from gridmon.pipeline.checkpoint import checkpointing
     from gridmon.pipeline.runner import build_pipeline, running
     from gridmon.store.client import connect
     from gridmon.store.migrations import migrate
@@ -115,14 +116,13 @@ def worker_main(args: argparse.Namespace) -> None:
     migrate(client)
     components = assemble_components(generate("small", seed=1))
     pipeline = build_pipeline(settings, args.bootstrap, client, components, kinds=tuple(RAW_TABLES))
-    state = components_of(components.detector, components.correlator)
-    saver = StateCheckpointer(client, settings.worker_id, state, progress_offsets(pipeline.stages()))
+    saver, alarms = worker_state(settings, client, components, pipeline)
 
     async def run() -> None:
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-        async with checkpointing(saver, 1.0) as restored, running(pipeline):
+        async with checkpointing(saver, 1.0, pipeline.consumer, alarms) as restored, running(pipeline):
             print(json.dumps({"restored": restored}), flush=True)
             await stop.wait()
 

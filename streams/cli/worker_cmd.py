@@ -14,8 +14,7 @@ from gridmon.errors import StorageError
 from gridmon.pipeline.assembly import assemble_components, load_model
 from gridmon.pipeline.checkpoint import StateCheckpointer, checkpointing, components_of, progress_offsets
 from gridmon.pipeline.continuity import PublishedAlarms
-from gridmon.pipeline.runner import Pipeline, build_pipeline, prepare_topics, running
-from gridmon.security.privacy import Privacy
+from gridmon.pipeline.runner import Components, Pipeline, build_pipeline, prepare_topics, running
 from gridmon.settings import Settings, load_settings
 from gridmon.store.client import connect
 from gridmon.store.migrations import migrate
@@ -41,16 +40,22 @@ def worker(
         components = assemble_components(model)
         port = web_port or settings.web_port  # Faust's web views; workers on one machine need distinct ports
         pipeline = build_pipeline(settings, bootstrap, client, components, web_port=port)
-        state = components_of(components.detector, components.correlator)
-        checkpointer = StateCheckpointer(
-            client, settings.worker_id, state, progress_offsets(pipeline.stages())
-        )
-        alarms = None
-        if components.detector is not None:
-            pseudonyms = Privacy.from_settings(settings, components.registry).pseudonyms  # as the outputs use
-            alarms = PublishedAlarms(client, components.detector, components.registry, pseudonyms)
+        checkpointer, alarms = worker_state(settings, client, components, pipeline)
         console.print(f"worker {settings.worker_id} consuming from {bootstrap} (Ctrl-C stops)")
         asyncio.run(_run_forever(pipeline, checkpointer, settings.checkpoint_interval_s, alarms))
+
+
+def worker_state(
+    settings: Settings, client: Any, components: Components, pipeline: Pipeline
+) -> tuple[StateCheckpointer, PublishedAlarms | None]:
+    """What a worker keeps beyond its batches: checkpoints of its detector and correlator state, and the
+    read-back of the anomalies published open (continued after a takeover, `pipeline.continuity`)."""
+    state = components_of(components.detector, components.correlator)
+    checkpointer = StateCheckpointer(client, settings.worker_id, state, progress_offsets(pipeline.stages()))
+    if components.detector is None:
+        return checkpointer, None
+    pseudonyms = pipeline.privacy.pseudonyms
+    return checkpointer, PublishedAlarms(client, components.detector, components.registry, pseudonyms)
 
 
 def ensure_schema(settings: Settings, client: Any) -> None:

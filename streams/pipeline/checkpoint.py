@@ -195,9 +195,9 @@ async def checkpointing(
     alarms: PublishedAlarms | None = None,
 ) -> AsyncIterator[list[str]]:
     """Restore now, save every `interval_s` while the body runs and once more when it ends; with `consumer`,
-    adopt the previous owners' state of every partition it is given that this worker did not hold. With
-    `alarms`, anomalies published since the checkpoints were taken are continued too (on each takeover; at
-    the restore when there is no consumer to take partitions over).
+    adopt the previous owners' state of every partition it is given that this worker did not hold, and with
+    `alarms` continue the anomalies published since those checkpoints were taken (a restarted worker is given
+    every partition anew, so this covers its own checkpoint too).
 
     Yields the names of the components restored. A failed periodic save is logged and retried at the next
     tick (state is a cache of the input history, the pipeline must not stop for it); the final save raises.
@@ -205,8 +205,6 @@ async def checkpointing(
     restored = await asyncio.to_thread(checkpointer.restore)
     if consumer is not None:
         consumer.on_takeover = partial(take_over, checkpointer, alarms)
-    else:
-        await resume_published(alarms)
     task = asyncio.create_task(_save_every(checkpointer, interval_s))
     try:
         yield restored
@@ -240,7 +238,7 @@ def progress_offsets(stages: list[Any]) -> Offsets:
         merged: dict[str, int] = {}
         for stage in stages:
             for (topic, partition), next_offset in stage.progress.next_offset.items():
-                merged[f"{topic}:{partition}"] = next_offset
+                merged[_key((topic, partition))] = next_offset
         return merged
 
     return offsets

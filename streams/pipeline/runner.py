@@ -59,6 +59,7 @@ class Pipeline:
     ingest: dict[str, IngestStage]
     outages: OutageStage | None
     publisher: OutputPublisher
+    privacy: Privacy  # the outputs' (one per worker: the same meter pseudonyms everywhere)
     client: Any = None
     worker: str = "worker-1"
     metrics_interval_s: float = 5.0
@@ -127,7 +128,7 @@ def build_pipeline(
     )
     worker = f"{socket.gethostname()}:{os.getpid()}"
     return Pipeline(
-        settings, bootstrap, app, consumer, ingest, outage_stage, publisher, client, worker=worker
+        settings, bootstrap, app, consumer, ingest, outage_stage, publisher, privacy, client, worker=worker
     )
 
 
