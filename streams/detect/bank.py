@@ -144,7 +144,7 @@ class DetectorBank:
         arrived = self._dormant_devices[np.isin(self._dormant_devices, device_idx)]
         if not len(arrived):
             return
-        newest = _newest_of(self.quality.state_dict(), arrived)
+        newest = _newest_reading(self.quality.state_dict(), len(self.context), arrived)
         for dev, newest_ns in zip(arrived.tolist(), newest.tolist(), strict=True):
             for key, state in self._dormant.pop(dev):
                 self.resumed += self.lifecycle.resume(key, dev, state, newest_ns)
@@ -404,21 +404,16 @@ def _view(packed: _Array) -> np.ndarray:
     return np.frombuffer(packed.data, dtype=np.dtype(packed.dtype)).reshape(packed.shape)
 
 
-def _newest_reading(quality: dict[str, np.ndarray], devices: int) -> np.ndarray:
-    """Per device, the event time of its newest reading of any kind (`NEVER` if none)."""
-    newest = np.full(devices, NEVER, dtype=np.int64)
+def _newest_reading(
+    quality: dict[str, np.ndarray], devices: int, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Per device (of `rows` only, when given), the event time of its newest reading of any kind (`NEVER` if
+    none)."""
+    picked: np.ndarray | slice = slice(None) if rows is None else rows
+    newest = np.full(devices if rows is None else len(rows), NEVER, dtype=np.int64)
     for name, last_ts in quality.items():
         if name.endswith("/last_ts"):
-            np.maximum(newest, last_ts, out=newest)
-    return newest
-
-
-def _newest_of(quality: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
-    """`_newest_reading` of the devices `rows` only."""
-    newest = np.full(len(rows), NEVER, dtype=np.int64)
-    for name, last_ts in quality.items():
-        if name.endswith("/last_ts"):
-            np.maximum(newest, last_ts[rows], out=newest)
+            np.maximum(newest, last_ts[picked], out=newest)
     return newest
 
 
@@ -435,4 +430,5 @@ def _table(state: Any, key: str, like: np.ndarray) -> np.ndarray:
 
 
 def _unpack(packed: _Array) -> np.ndarray:
-    return np.frombuffer(packed.data, dtype=np.dtype(packed.dtype)).reshape(packed.shape).copy()
+    """A writable copy of a snapshot's array (`_view` reads it in place)."""
+    return _view(packed).copy()
