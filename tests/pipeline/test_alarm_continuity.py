@@ -5,18 +5,26 @@ instead of being raised again while the published one stays open for ever. Real 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import numpy as np
 import pytest
-from test_takeover import feed, frequency_alarms, frequency_step, pmu_seconds, pmus
+from test_takeover import (
+    Shape,
+    checkpointer,
+    feed,
+    frequency_alarms,
+    frequency_step,
+    pmu_seconds,
+    pmus,
+    take_over,
+)
 
 from gridmon.detect.lifecycle import OpenAnomaly
 from gridmon.grid import GridModel
-from gridmon.grid.generate import generate
 from gridmon.pipeline.assembly import assemble_components
-from gridmon.pipeline.checkpoint import StateCheckpointer, components_of
 from gridmon.pipeline.continuity import PublishedAlarms, resume_published
 from gridmon.pipeline.runner import Components
 from gridmon.pipeline.stages import record_columns
@@ -24,29 +32,21 @@ from gridmon.pipeline.writer import ClickHouseWriter
 from gridmon.records import Anomaly
 from gridmon.security.privacy import Privacy
 from gridmon.settings import Settings
-from gridmon.store.client import connect
-from gridmon.store.migrations import migrate
-
-PARTITIONS = {("t.grid.pmu", 0), ("t.grid.pmu", 1)}
 
 
-@pytest.fixture(scope="module")
-def model() -> GridModel:
-    return generate("small", seed=1)
+@dataclass(frozen=True)
+class Case:
+    """The PMU whose frequency deviates from 61 s to 75 s of event time, among all the model's PMUs."""
+
+    devices: np.ndarray
+    target: str
+    step: Shape
 
 
 @pytest.fixture
-def client(settings: Settings) -> Any:
-    client = connect(settings)
-    migrate(client)
-    client.command("TRUNCATE TABLE IF EXISTS anomalies")
-    client.command("TRUNCATE TABLE IF EXISTS state_checkpoints")
-    return client
-
-
-def checkpointer(client: Any, components: Components, worker: str) -> StateCheckpointer:
-    offsets = {f"{topic}:{partition}": 100 for topic, partition in PARTITIONS}
-    return StateCheckpointer(client, worker, components_of(components.detector, None), lambda: offsets)
+def case(model: GridModel) -> Case:
+    devices = pmus(model)
+    return Case(devices, str(model.ids[devices[1]]), frequency_step(int(devices[1]), 61, 75))
 
 
 def publish(client: Any, privacy: Privacy, anomalies: list[Anomaly]) -> None:
@@ -61,29 +61,39 @@ def alarms_of(client: Any, components: Components, settings: Settings) -> Publis
     return PublishedAlarms(client, components.detector, components.registry, pseudonyms)
 
 
-def test_an_anomaly_raised_after_the_checkpoint_is_continued_by_the_survivor(
-    client: Any, model: GridModel, settings: Settings
-) -> None:
-    devices = pmus(model)
-    target = str(model.ids[devices[1]])
-    step = frequency_step(int(devices[1]), 61, 75)
+def raised_and_published(
+    client: Any, model: GridModel, settings: Settings, case: Case, checkpoint_at_s: int | None = None
+) -> list[Anomaly]:
+    """Worker w-a raises the case's anomaly (open at 66 s) and publishes it; with `checkpoint_at_s`, it saved
+    its state at that second, before the anomaly opened."""
     a = assemble_components(model)
     assert a.detector is not None
-    feed(a.detector, pmu_seconds(devices, 0, 60, step))
-    checkpointer(client, a, "w-a").save()  # the last checkpoint: nothing open yet
-    opened = frequency_alarms(feed(a.detector, pmu_seconds(devices, 60, 66, step)), target)
+    start_s = 0
+    if checkpoint_at_s is not None:
+        feed(a.detector, pmu_seconds(case.devices, 0, checkpoint_at_s, case.step))
+        checkpointer(client, a, "w-a").save()
+        start_s = checkpoint_at_s
+    opened = frequency_alarms(
+        feed(a.detector, pmu_seconds(case.devices, start_s, 66, case.step)), case.target
+    )
     assert [x.state for x in opened] == ["open"]
-    publish(client, Privacy.from_settings(settings, model), opened)  # ... published, and w-a dies
+    publish(client, Privacy.from_settings(settings, model), opened)
+    return opened
+
+
+def test_an_anomaly_raised_after_the_checkpoint_is_continued_by_the_survivor(
+    client: Any, model: GridModel, settings: Settings, case: Case
+) -> None:
+    opened = raised_and_published(client, model, settings, case, checkpoint_at_s=60)  # ... and w-a dies
 
     def survivor(continuity: bool) -> list[Anomaly]:
         b = assemble_components(model)
         assert b.detector is not None
-        taker = checkpointer(client, b, "w-b")
-        assert taker.adopt(taker.others({("t.grid.pmu", 1)}), held=PARTITIONS) == {"detector": len(devices)}
+        assert take_over(client, b) == {"detector": len(case.devices), "outages": 0}
         if continuity:
             assert asyncio.run(resume_published(alarms_of(client, b, settings))) == 1
         # w-a's last 6 s were committed: the survivor goes on from there
-        return frequency_alarms(feed(b.detector, pmu_seconds(devices, 66, 90, step)), target)
+        return frequency_alarms(feed(b.detector, pmu_seconds(case.devices, 66, 90, case.step)), case.target)
 
     later = survivor(continuity=True)
     assert {x.id for x in later} == {opened[0].id}  # continued, not raised again
@@ -93,21 +103,15 @@ def test_an_anomaly_raised_after_the_checkpoint_is_continued_by_the_survivor(
 
 
 def test_a_device_seen_after_the_anomaly_started_without_the_condition_is_not_taken(
-    client: Any, model: GridModel, settings: Settings
+    client: Any, model: GridModel, settings: Settings, case: Case
 ) -> None:
-    devices = pmus(model)
-    target = str(model.ids[devices[1]])
-    step = frequency_step(int(devices[1]), 61, 75)
-    a = assemble_components(model)
-    assert a.detector is not None
-    opened = frequency_alarms(feed(a.detector, pmu_seconds(devices, 0, 66, step)), target)
-    publish(client, Privacy.from_settings(settings, model), opened)
+    raised_and_published(client, model, settings, case)
 
     b = assemble_components(model)  # another worker that has served the PMU until now, with no deviation
     assert b.detector is not None
-    feed(b.detector, pmu_seconds(devices, 0, 80))
+    feed(b.detector, pmu_seconds(case.devices, 0, 80))
     assert asyncio.run(resume_published(alarms_of(client, b, settings))) == 1  # read, then judged per device
-    feed(b.detector, pmu_seconds(devices, 80, 82))
+    feed(b.detector, pmu_seconds(case.devices, 80, 82))
     assert b.detector.resumed == 0 and b.detector.open_anomalies() == []
 
 

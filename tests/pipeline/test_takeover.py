@@ -10,11 +10,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import pytest
 
 from gridmon.detect.bank import DetectorBank
 from gridmon.grid import GridModel
-from gridmon.grid.generate import generate
 from gridmon.grid.model import DeviceKind
 from gridmon.ingest.messages import RawMessage
 from gridmon.kafka.clients import make_producer
@@ -25,25 +23,11 @@ from gridmon.pipeline.consumer import BatchConsumer
 from gridmon.pipeline.runner import Components, prepare_topics
 from gridmon.records import Anomaly, Outage, OutageEvent
 from gridmon.settings import Settings
-from gridmon.store.client import connect
-from gridmon.store.migrations import migrate
 
 SECOND = 1_000_000_000
 T0 = 1_700_000_000 * SECOND
 FPS = 10
 Shape = Callable[[dict[str, Any], np.ndarray], None]
-
-
-@pytest.fixture(scope="module")
-def model() -> GridModel:
-    return generate("small", seed=1)
-
-
-@pytest.fixture
-def client(settings: Settings) -> Any:
-    client = connect(settings)
-    migrate(client)
-    return client
 
 
 def pmus(model: GridModel) -> np.ndarray:
