@@ -26,15 +26,16 @@ from gridmon.detect.lifecycle import (
 )
 from gridmon.detect.limits import LimitDetector
 from gridmon.detect.pmu import PmuDetector
-from gridmon.detect.quality import QualityDetector
+from gridmon.detect.quality import QualityDetector, by_kind, newest_reading
 from gridmon.errors import ConfigError
 from gridmon.records import Anomaly
 
 Label = Literal["false_alarm", "confirmed"]
 # 2: long-run variance blocks for the peer CUSUM; 3: oscillation windows hold PMU rows only; 4: baselines
 # keep each device's newest reading (step channels) and the start of its current excursion (re-learning); 5:
-# baselines, channels and PMU angles hold rows only for the devices that reported their metric (`.device`)
-SNAPSHOT_VERSION = 5
+# baselines, channels and PMU angles hold rows only for the devices that reported their metric (`.device`); 6:
+# so does the quality state of each kind (`<kind>/device`)
+SNAPSHOT_VERSION = 6
 PMU_DATA_INVALID = 0x8000
 INTERRUPTION_COLUMN = {"pmu": "va", "sensor": "voltage_v", "meter": "voltage_v"}
 MAX_THRESHOLD_SCALE = 4.0
@@ -84,7 +85,7 @@ class DetectorBank:
         )
         self.limits = LimitDetector(self.params)
         self.quality = QualityDetector(self.params)
-        self.baseline = BaselineDetector(self.params, self._threshold_scale, self._interval)
+        self.baseline = BaselineDetector(self.params, self._threshold_scale, self.quality.interval_of)
         self.pmu = PmuDetector(self.params, self._threshold_scale)
         self.interruption_pu = self.params.per_class(lambda c: c.limits.interruption_pu)
         self.cost_s: dict[str, float] = {}
@@ -144,7 +145,7 @@ class DetectorBank:
         arrived = self._dormant_devices[np.isin(self._dormant_devices, device_idx)]
         if not len(arrived):
             return
-        newest = _newest_reading(self.quality.state_dict(), len(self.context), arrived)
+        newest = self.quality.newest_reading(arrived)
         for dev, newest_ns in zip(arrived.tolist(), newest.tolist(), strict=True):
             for key, state in self._dormant.pop(dev):
                 self.resumed += self.lifecycle.resume(key, dev, state, newest_ns)
@@ -193,9 +194,6 @@ class DetectorBank:
         with np.errstate(invalid="ignore", divide="ignore"):
             pu = batch.column(column) / self.params.nominal_v[batch.device_idx]
         return measured & ~(pu < self.interruption_pu[batch.device_idx])  # NaN (absent, unknown) is kept
-
-    def _interval(self, kind: str) -> np.ndarray:
-        return self.quality.kind_state(kind).interval_s
 
     def _threshold_scale(self, spec: ChannelSpec, device_idx: np.ndarray) -> np.ndarray:
         return self.lifecycle.channel(spec).get("threshold_scale", device_idx)
@@ -284,16 +282,15 @@ class DetectorBank:
         sends here, so devices of the other worker that went to a third one are not reported silent."""
         snapshot = self._decode(data)
         theirs_quality = {k: _view(v) for k, v in snapshot.detectors["quality"].items()}
-        theirs_last = _newest_reading(theirs_quality, len(self.context))
-        ours_last = _newest_reading(self.quality.state_dict(), len(self.context))
-        taken = theirs_last > ours_last
+        theirs_last = newest_reading(by_kind(theirs_quality), len(self.context))
+        taken = theirs_last > self.quality.newest_reading()
         rows = np.flatnonzero(taken)
         if not len(rows):
             return 0
         for metric, theirs in _by_metric(snapshot.detectors["baseline"]).items():
             self.baseline.state(metric).adopt(theirs, taken)
         self._adopt_pmu({k: _view(v) for k, v in snapshot.detectors["pmu"].items()}, taken)
-        self._adopt_quality(theirs_quality, rows)
+        self.quality.adopt(theirs_quality, taken)
         for saved in snapshot.channels:
             self._adopt_channel(saved, taken)
         self._adopt_groups(snapshot, taken)
@@ -327,16 +324,6 @@ class DetectorBank:
                 "values": np.vstack([window.values[mine], theirs[f"{prefix}values"].reshape(-1, bins)[other]]),
                 "bin_no": np.vstack([window.bin_no[mine], theirs[f"{prefix}bin_no"].reshape(-1, bins)[other]]),
             })  # fmt: skip
-
-    def _adopt_quality(self, theirs: dict[str, np.ndarray], rows: np.ndarray) -> None:
-        for name, array in theirs.items():
-            kind, key = name.split("/", 1)
-            state = self.quality.kind_state(kind)
-            if key == "now_ns":  # event-time "now" of the kind never goes back
-                state.now_ns[0] = max(int(state.now_ns[0]), int(array[0]))
-            elif key != "seen":
-                ours = getattr(state, key) if "." not in key else _table(state, key, array)
-                ours[..., rows] = array[..., rows]
 
     def _adopt_channel(self, saved: _ChannelState, taken: np.ndarray) -> None:
         category = "data_quality" if saved.category == "data_quality" else "grid"
@@ -402,31 +389,6 @@ def _pack(array: np.ndarray) -> _Array:
 def _view(packed: _Array) -> np.ndarray:
     """A read-only array over the snapshot's bytes (adopting copies rows out of it, never the whole)."""
     return np.frombuffer(packed.data, dtype=np.dtype(packed.dtype)).reshape(packed.shape)
-
-
-def _newest_reading(
-    quality: dict[str, np.ndarray], devices: int, rows: np.ndarray | None = None
-) -> np.ndarray:
-    """Per device (of `rows` only, when given), the event time of its newest reading of any kind (`NEVER` if
-    none)."""
-    picked: np.ndarray | slice = slice(None) if rows is None else rows
-    newest = np.full(devices if rows is None else len(rows), NEVER, dtype=np.int64)
-    for name, last_ts in quality.items():
-        if name.endswith("/last_ts"):
-            np.maximum(newest, last_ts[picked], out=newest)
-    return newest
-
-
-EMPTY_TABLE = {"value": np.nan, "run": 0, "since": NEVER, "compared": 0.0, "repeated": 0.0}
-
-
-def _table(state: Any, key: str, like: np.ndarray) -> np.ndarray:
-    """This bank's per-device table `key` ("run.va"), created empty when it has not needed it yet."""
-    table_name, metric = key.split(".", 1)
-    table = state.tables()[table_name]
-    if metric not in table:
-        table[metric] = np.full(like.shape, EMPTY_TABLE[table_name], dtype=like.dtype)
-    return np.asarray(table[metric])
 
 
 def _unpack(packed: _Array) -> np.ndarray:

@@ -23,7 +23,7 @@ from gridmon.detect.columns import (
 )
 from gridmon.detect.context import DeviceParams
 from gridmon.detect.lifecycle import MAJOR, NEVER, WARNING, ChannelSpec, ScaleOf, Signal, graded
-from gridmon.detect.rows import DeviceRows
+from gridmon.detect.rows import DeviceRows, PerDevice
 
 BASELINE_COLUMNS = {
     "pmu": ("freq_hz", "va"),
@@ -132,7 +132,7 @@ class BaselineDetector:
         self,
         params: DeviceParams,
         scale_of: ScaleOf | None = None,
-        interval_of: Callable[[str], np.ndarray] | None = None,
+        interval_of: Callable[[str], PerDevice] | None = None,
     ) -> None:
         config = params.config.default.baseline
         self.scale_of = scale_of  # feedback: per-device threshold multipliers, owned by the lifecycle
@@ -161,7 +161,7 @@ class BaselineDetector:
         self.states: dict[str, EwmaState] = {}
         # the kind's usual reporting interval per device (the gap check learns it across batches), for
         # devices whose baseline has not measured its own (one reading per batch)
-        self.kind_interval = np.full(self.devices, np.nan)
+        self.kind_interval: PerDevice = np.full(self.devices, np.nan)
 
     def state(self, metric: str) -> EwmaState:
         if metric not in self.states:
@@ -252,7 +252,7 @@ class BaselineDetector:
         warning = np.maximum(warning, self.z_levels[dev, 0])
         return warning[:, None] * self.z_levels[dev] / self.z_levels[dev, :1]
 
-    def _interval(self, kind: str) -> np.ndarray:
+    def _interval(self, kind: str) -> PerDevice:
         if self.interval_of is None:
             return np.full(self.devices, np.nan)
         return self.interval_of(kind)
@@ -267,7 +267,7 @@ class BaselineDetector:
         self,
         batch: Batch,
         values: np.ndarray,
-        interval: np.ndarray | None = None,
+        interval: PerDevice | None = None,
         offset: np.ndarray | None = None,
     ) -> np.ndarray:
         """Per-unit value minus the median of its zone at the same instant: what the device does that its
@@ -399,7 +399,7 @@ class BaselineDetector:
             state.cusum_up[rows] = state.cusum_down[rows] = 0.0
         state.excursion_ts[rows] = NEVER
 
-    def cusum(self, metric: str, batch: Batch, values: np.ndarray, interval: np.ndarray) -> Signal:
+    def cusum(self, metric: str, batch: Batch, values: np.ndarray, interval: PerDevice) -> Signal:
         """Two one-sided CUSUMs of the value standardised by the baseline at batch start (not updated here:
         `score` folds the batch in afterwards). Raises a warning when either reaches the device's h."""
         state = self.state(metric)

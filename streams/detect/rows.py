@@ -144,3 +144,18 @@ class DeviceRows:
         they_have[their_device] = True
         own = self.device[: self.size]
         self.reset(np.flatnonzero(taken[own] & ~they_have[own]))
+
+
+class FieldOf:
+    """One field of a `DeviceRows` state indexed like the per-device array it replaces (`interval[dev]`): a
+    device without a row reads the fresh value. For readers that take a per-device array."""
+
+    def __init__(self, state: DeviceRows, name: str) -> None:
+        self.state = state
+        self.name = name
+
+    def __getitem__(self, dev: np.ndarray) -> np.ndarray:
+        return self.state.get(self.name, dev)
+
+
+PerDevice = np.ndarray | FieldOf  # what a reader indexes by device index (`values[dev]`)
