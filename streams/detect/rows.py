@@ -18,6 +18,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 MIN_ROWS = 1024  # a compact state grows by a quarter, at least this many rows, up to the registry
+# a compact state finds rows in a registry-sized map (4 B per registry device) once more than this fraction of
+# the registry has rows (the meters' states); below it, by binary search in its devices sorted (a PMU or
+# sensor metric: 225 or 7.5k rows, where ~60 maps of 1.2M devices took ~0.29 GB)
+DENSE_MAP_FRACTION = 1 / 64
 
 
 class DeviceRows:
@@ -25,7 +29,8 @@ class DeviceRows:
     the value of a device without state)), indexed by row, the device axis last.
 
     Dense (the default), row = device index. Compact (`dense=False`), a device gets a row when `rows` first
-    sees it: `row_of` maps a device to its row (-1: none), `device` a row to its device. Fields are attributes
+    sees it: `lookup` (and `row_of`) maps a device to its row (-1: none), `device` a row to its device. Fields
+    are attributes
     (`state.mean[rows]`), made on first use: a metric's state holds only the fields its checks use (the
     CUSUM's block sums only for peer metrics). `rows` may replace the arrays by larger ones, so take them
     after it.
@@ -35,8 +40,11 @@ class DeviceRows:
 
     def __init__(self, devices: int, dense: bool = True) -> None:
         self.devices = devices
-        self.row_of = np.arange(devices, dtype=np.int32) if dense else np.full(devices, -1, dtype=np.int32)
-        self.device = self.row_of.copy() if dense else np.empty(0, dtype=np.int32)
+        # device → row: registry-sized once many devices have rows, else None (`_keys`: sorted devices)
+        self._map: np.ndarray | None = np.arange(devices, dtype=np.int32) if dense else None
+        self._keys = np.empty(0, dtype=np.int32)
+        self._key_rows = np.empty(0, dtype=np.int32)
+        self.device = np.arange(devices, dtype=np.int32) if dense else np.empty(0, dtype=np.int32)
         self.size = devices if dense else 0  # rows in use
 
     def __getattr__(self, name: str) -> np.ndarray:
@@ -53,6 +61,35 @@ class DeviceRows:
     @property
     def capacity(self) -> int:
         return len(self.device)
+
+    @property
+    def row_of(self) -> np.ndarray:
+        """Every registry device's row (-1: none), made for the reader when this state has no map."""
+        if self._map is not None:
+            return self._map
+        row_of = np.full(self.devices, -1, dtype=np.int32)
+        row_of[self._keys] = self._key_rows
+        return row_of
+
+    def lookup(self, dev: np.ndarray | int) -> np.ndarray:
+        """The row of each device index (-1: none), giving none."""
+        if self._map is not None:
+            return np.asarray(self._map[dev])
+        if not len(self._keys):
+            return np.full(np.shape(dev), -1, dtype=np.int32)
+        at = np.minimum(np.searchsorted(self._keys, dev), len(self._keys) - 1)
+        return np.where(self._keys[at] == dev, self._key_rows[at], np.int32(-1))
+
+    def _index(self, first: int) -> None:
+        """Make rows `first`… (given to devices just now, or loaded) findable by `lookup`."""
+        if self._map is None and self.size > self.devices * DENSE_MAP_FRACTION:
+            self._map, first = np.full(self.devices, -1, dtype=np.int32), 0
+            self._keys = self._key_rows = np.empty(0, dtype=np.int32)
+        if self._map is not None:
+            self._map[self.device[first : self.size]] = np.arange(first, self.size, dtype=np.int32)
+            return
+        self._key_rows = np.argsort(self.device[: self.size], kind="stable").astype(np.int32)
+        self._keys = self.device[self._key_rows]
 
     def has(self, name: str) -> bool:
         """Whether field `name` is made (a field never used holds every device's fresh value)."""
@@ -72,19 +109,19 @@ class DeviceRows:
 
     def rows(self, dev: np.ndarray) -> np.ndarray:
         """The row of each device index, giving a fresh row to the devices that have none yet."""
-        row = self.row_of[dev]
+        row = self.lookup(dev)
         missing = row < 0
         if not missing.any():
             return row
         new = np.unique(dev[missing])
-        needed = self.size + len(new)
+        first, needed = self.size, self.size + len(new)
         if needed > self.capacity:
             self._allocate(min(self.devices, max(needed, self.capacity * 5 // 4, MIN_ROWS)))
-        self.row_of[new] = np.arange(self.size, needed, dtype=np.int32)
-        self.device[self.size : needed] = new
-        self.reset(slice(self.size, needed))
+        self.device[first:needed] = new
+        self.reset(slice(first, needed))
         self.size = needed
-        return self.row_of[dev]
+        self._index(first)
+        return self.lookup(dev)
 
     def row(self, dev: int) -> int:
         """`rows` of one device."""
@@ -94,7 +131,7 @@ class DeviceRows:
         """Field `name` of these device indices, a fresh device's value where one has no row (no row or field
         is made): for readers that think in devices, e.g. `state.get("mean", pmus)`."""
         blocks, dtype, fresh = self.FIELDS[name]
-        row = self.row_of[dev]
+        row = self.lookup(dev)
         if not self.size or not self.has(name):
             return np.full(((blocks,) if blocks else ()) + np.shape(row), fresh, dtype=dtype)
         array = self.__dict__[name]
@@ -126,8 +163,9 @@ class DeviceRows:
         for name in self.FIELDS:
             if name in saved:
                 getattr(self, name)[...] = saved[name]
-        self.row_of[:] = -1
-        self.row_of[device] = np.arange(len(device), dtype=np.int32)
+        if self._map is not None:
+            self._map[:] = -1
+        self._index(0)
 
     def adopt(self, theirs: dict[str, np.ndarray], taken: np.ndarray) -> None:
         """Copy in the rows of the `taken` devices (mask over the registry) from another state's `saved()`;
