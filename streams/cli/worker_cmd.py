@@ -16,7 +16,7 @@ from gridmon.pipeline.checkpoint import StateCheckpointer, checkpointing, compon
 from gridmon.pipeline.continuity import PublishedAlarms
 from gridmon.pipeline.runner import Components, Pipeline, build_pipeline, prepare_topics, running
 from gridmon.settings import Settings, load_settings
-from gridmon.store.client import connect
+from gridmon.store.client import connect, lane_of
 from gridmon.store.migrations import migrate
 from gridmon.store.migrations import status as migration_status
 
@@ -51,7 +51,11 @@ def worker_state(
     """What a worker keeps beyond its batches: checkpoints of its detector and correlator state, and the
     read-back of the anomalies published open (continued after a takeover, `pipeline.continuity`)."""
     state = components_of(components.detector, components.correlator)
-    checkpointer = StateCheckpointer(client, settings.worker_id, state, progress_offsets(pipeline.stages()))
+    # its own lane: a checkpoint (megabytes) must not hold up the stages' inserts
+    checkpoints = lane_of(client, "checkpoints")
+    checkpointer = StateCheckpointer(
+        checkpoints, settings.worker_id, state, progress_offsets(pipeline.stages())
+    )
     if components.detector is None:
         return checkpointer, None
     pseudonyms = pipeline.privacy.pseudonyms

@@ -1,7 +1,10 @@
 """Open ClickHouse for gridmon: a server from `GRIDMON_CLICKHOUSE_URL`, or embedded chdb in the data dir.
 
-One client per (process, target, database) is cached: chdb allows one engine per process, and a
-clickhouse-connect client serialises its calls, so every thread and task of a worker can share it.
+One client per (process, target, database, lane) is cached: chdb allows one engine per process, and a
+clickhouse-connect client serialises its calls, so every thread and task of a worker can share it. A
+worker's writers each take a lane of their own (`connect(settings, lane=table)`): on chdb every client is one
+connection handle that runs one call at a time, so the raw inserts of four stages, the dead letters and a
+checkpoint would otherwise queue behind each other (docs/performance.md, "Lanes").
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ AUTH_FAILED_CODES = (
     516,
 )  # UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD, AUTHENTICATION_FAILED
 
-_clients: dict[tuple[int, str, str], Any] = {}
+_clients: dict[tuple[int, str, str, str], Any] = {}
+_opened_with: dict[int, Settings] = {}  # id of a cached client → the settings it was opened with
 _lock = threading.Lock()
 
 
@@ -44,16 +48,26 @@ def target(settings: Settings) -> str:
     return settings.clickhouse_url
 
 
-def connect(settings: Settings) -> Any:
-    """The cached client for `settings`, working in `settings.clickhouse_database` (created if missing)."""
+def connect(settings: Settings, *, lane: str = "") -> Any:
+    """The cached client for `settings` and `lane`, working in `settings.clickhouse_database` (created if
+    missing). Calls on one lane run one at a time; different lanes run at the same time."""
     database = check_identifier(settings.clickhouse_database, "database (GRIDMON_CLICKHOUSE_DATABASE)")
-    key = (os.getpid(), target(settings), database)
+    key = (os.getpid(), target(settings), database, lane)
     with _lock:
         client = _clients.get(key)
         if client is None or _is_closed(client):
             client = _open(settings, database)
             _clients[key] = client
+            _opened_with[id(client)] = settings
         return client
+
+
+def lane_of(client: Any, lane: str) -> Any:
+    """The client on `lane` to the same ClickHouse and database as `client` (from `connect`); a client
+    opened any other way is its own only lane."""
+    with _lock:
+        settings = _opened_with.get(id(client))
+    return client if settings is None else connect(settings, lane=lane)
 
 
 make_client = connect  # the name other packages look up
@@ -65,6 +79,7 @@ def close_all() -> None:
         for client in _clients.values():
             client.close()
         _clients.clear()
+        _opened_with.clear()
 
 
 def _is_closed(client: Any) -> bool:
