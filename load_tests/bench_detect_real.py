@@ -71,10 +71,10 @@ def run(real: RealSeries, tolerance: int) -> list[dict[str, object]]:
         rows.append({"series": series.name, "real": real.real, "method": method, "seconds": round(seconds, 3),
                      "detail": detail, **score.as_dict()})  # fmt: skip
 
-    tail = BankConfig(default=ClassConfig(baseline=BaselineConfig(step_learn_tail=True)))
+    gaussian = BankConfig(default=ClassConfig(baseline=BaselineConfig(step_learn_tail=False)))
     for method, target, config in (
         ("gridmon bank", series, None),
-        ("bank, step_learn_tail", series, tail),
+        ("bank, Gaussian step z", series, gaussian),
         ("bank on Δvalue", differenced(series), None),
     ):
         started = time.perf_counter()

@@ -72,6 +72,7 @@ EWMA_FIELDS: dict[str, tuple[int, type, Any]] = {
     "tail_beyond_3": (0, np.float64, TAIL_PRIOR_SAMPLES * TAIL_GAUSSIAN[0]),
     "tail_beyond_5": (0, np.float64, TAIL_PRIOR_SAMPLES * TAIL_GAUSSIAN[1]),
     "tail_limit": (0, np.float64, np.inf),  # the warning z below which the counts were taken
+    "step_alarmed": (0, np.int8, 0),  # the device's newest judged step reached the warning (1) or not (0)
 }
 
 
@@ -100,6 +101,7 @@ class EwmaState(DeviceRows):
     tail_beyond_3: np.ndarray
     tail_beyond_5: np.ndarray
     tail_limit: np.ndarray
+    step_alarmed: np.ndarray
 
     def std(self, rows: np.ndarray) -> np.ndarray:
         return np.sqrt(np.maximum(self.square[rows] - self.mean[rows] ** 2, 0.0))
@@ -149,6 +151,8 @@ class BaselineDetector:
         self.step_max_gap = params.per_class(lambda c: c.baseline.step_max_gap_intervals)
         self.min_off_samples = params.per_class(lambda c: c.baseline.min_off_samples)
         self.step_learn_tail = params.per_class(lambda c: c.baseline.step_learn_tail).map(lambda v: v > 0)
+        self.step_tail_from = params.per_class(lambda c: c.baseline.step_tail_from_samples)
+        self.step_warmup = params.per_class(lambda c: c.baseline.step_warmup_samples)
         self.z_levels = params.per_class(lambda c: c.baseline.z_levels)
         self.z_clear = params.per_class(lambda c: c.baseline.z_clear)
         self.clip_z = params.per_class(lambda c: c.baseline.clip_z)
@@ -204,12 +208,28 @@ class BaselineDetector:
         steps = self.steps(metric, batch, values, interval)
         if np.isfinite(steps).any():
             learn_tail = bool(self.step_learn_tail.any())
+            dev, starts = batch.device_idx, batch.group_start
             state = self.state(metric)
-            levels = self.step_levels(batch.device_idx, interval, state if learn_tail else None)
+            levels = self.step_levels(dev, interval, state if learn_tail else None)
+            warning = levels[:, 0].copy()
+            row = state.rows(dev)
+            seen = state.count[row] + rank_in_group(starts)  # steps in the baseline before each row
+            levels[self._step_young(state, row, dev, seen, interval)] = np.inf
             signal = self.score(metric, batch, steps, levels=levels)
             if learn_tail:
-                _learn_tail(state, state.rows(batch.device_idx), signal.score, levels[:, 0])
+                settled = seen >= self.step_tail_from[dev]
+                _learn_tail(state, state.rows(dev), signal.score, warning, settled, starts)
             yield self.spec(metric), signal
+
+    def _step_young(
+        self, state: EwmaState, row: np.ndarray, dev: np.ndarray, seen: np.ndarray, interval: np.ndarray
+    ) -> np.ndarray:
+        """Rows whose step threshold rests on too little: fewer than `step_warmup_samples` steps (and the
+        class's `warmup_s` of event time) in the learned tail, or in the baseline when no tail is learned.
+        Judging from the baseline's warm-up raised MIT-BIH's second beat after 10 s: the tail had seen one."""
+        learned = np.where(self.step_learn_tail[dev], state.tail_samples[row] - TAIL_PRIOR_SAMPLES, seen)
+        seconds = learned * np.nan_to_num(interval, nan=1.0)
+        return (learned < self.step_warmup[dev]) | (seconds < self.warmup_s[dev])
 
     def steps(self, metric: str, batch: Batch, values: np.ndarray, interval: np.ndarray) -> np.ndarray:
         """Per row: value minus the device's previous valid value (carried across batches); NaN for the
@@ -526,8 +546,12 @@ def tail_inflation(state: EwmaState, rows: np.ndarray, rate: np.ndarray) -> np.n
     give 1. Heavy-tailed noise (Student-t with 3 degrees of freedom: ~25 at one sample a minute) would
     otherwise cross a Gaussian threshold every few hundred samples."""
     samples = state.tail_samples[rows]
-    beyond_3 = np.maximum(state.tail_beyond_3[rows] / samples, 1e-12)
-    beyond_5 = np.clip(state.tail_beyond_5[rows] / samples, 1e-15, beyond_3 * 0.999)
+    # the tail is heavier than a Gaussian's only as far as the counts show it (95 % lower bound): one step
+    # of 5.1 sd in 850 made Yahoo's threshold 6 → 354 and hid the spike whose own return it was
+    beyond_3 = np.maximum(_poisson_lower(state.tail_beyond_3[rows]), samples * TAIL_GAUSSIAN[0]) / samples
+    beyond_5 = np.maximum(_poisson_lower(state.tail_beyond_5[rows]), samples * TAIL_GAUSSIAN[1]) / samples
+    beyond_3 = np.maximum(beyond_3, 1e-12)
+    beyond_5 = np.clip(beyond_5, 1e-15, beyond_3 * 0.999)
     limit = np.maximum(state.tail_limit[rows], TAIL_Z[1] + 0.5)
     exponent = _truncated_exponent(beyond_3 / beyond_5, limit)
     scale = beyond_5 / np.maximum(
@@ -538,11 +562,32 @@ def tail_inflation(state: EwmaState, rows: np.ndarray, rate: np.ndarray) -> np.n
     return np.maximum(own / gaussian, 1.0)
 
 
-def _learn_tail(state: EwmaState, dev: np.ndarray, z: np.ndarray, warning: np.ndarray) -> None:
+def _poisson_lower(count: np.ndarray) -> np.ndarray:
+    """One-sided 95 % lower confidence bound of a Poisson mean seen as `count` events (Wilson–Hilferty;
+    0.05 for one event, 2.0 for five, 5.4 for ten)."""
+    k = np.maximum(count, 1e-12)
+    return k * np.maximum(1.0 - 1.0 / (9.0 * k) - 1.645 / (3.0 * np.sqrt(k)), 0.0) ** 3
+
+
+def _learn_tail(
+    state: EwmaState,
+    dev: np.ndarray,
+    z: np.ndarray,
+    warning: np.ndarray,
+    settled: np.ndarray | None = None,
+    group_start: np.ndarray | None = None,
+) -> None:
     """Fold a batch's judged rows (z > 0: warm) below the warning level into the decayed exceedance counts,
-    per device (`dev`: its row of the state, here and in the helpers below, as in `EwmaState.fold`): the tail of normal behaviour, extrapolated beyond the warning by `tail_inflation` (a
-    fault's steps would teach that faults are normal: on a short series, one alarm made the channel deaf)."""
-    judged = (z > 0) & (z < warning)
+    per device (`dev`: its row of the state, here and in the helpers below, as in `EwmaState.fold`): the
+    tail of normal behaviour, extrapolated beyond the warning by `tail_inflation` (a fault's steps would
+    teach that faults are normal: on a short series, one alarm made the channel deaf). Rows not `settled`
+    (a young baseline) and the step right after an alarm (a spike's way back) are not learned either."""
+    settled = np.ones(len(dev), dtype=bool) if settled is None else settled
+    group_start = group_starts(dev) if group_start is None else group_start
+    alarmed = (z >= warning).astype(np.int8)
+    after_alarm = previous_in_group(alarmed, state.step_alarmed[dev], group_start) > 0
+    state.step_alarmed[dev[z > 0]] = alarmed[z > 0]  # the last judged row per device wins
+    judged = (z > 0) & (z < warning) & settled & ~after_alarm
     rows, values = dev[judged], z[judged]
     if not len(rows):
         return

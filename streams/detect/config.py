@@ -58,10 +58,15 @@ class BaselineConfig:
     step_false_alarm_hours: float = 10_000.0
     step_max_gap_intervals: float = 3.0
     # raise the step threshold by the device's learned tail (power law fitted to its steps beyond 3 and 5 sd
-    # below the warning level): heavy-tailed noise then stops crossing a Gaussian threshold, but a signal with
-    # heavy-tailed steps also hides bursts it would otherwise show (KDD 135 and Yahoo are missed with it on;
-    # transformer series 124 → 43 false positives, Daphnet 147 → 82). Off by default; docs/detect.md
-    step_learn_tail: bool = False
+    # below the warning level): heavy-tailed noise then stops crossing a Gaussian threshold. The tail learns
+    # only steps judged by a settled baseline (`step_tail_from_samples`: an sd learned from 60 samples is
+    # itself uncertain, and KDD 135's first slopes reached z 6 on one and taught a tail it does not have),
+    # never the step right after an alarm (a spike's return to normal is part of the spike: Yahoo's 7 spikes
+    # taught a heavy tail through their own returns), and the channel raises nothing before
+    # `step_warmup_samples` (its threshold rests on the tail). docs/detect.md, session 5
+    step_learn_tail: bool = True
+    step_tail_from_samples: float = 120.0
+    step_warmup_samples: float = 250.0
     # a reading that stays outside the clear level for `relearn_half_lives` half-lives is the new normal (a
     # level shift): the baseline's mean moves there (its spread is kept), so the anomaly closes
     relearn_half_lives: float = 3.0
