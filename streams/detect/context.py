@@ -50,13 +50,13 @@ class DeviceParams:
         self.config = config
         classes = context.device_class or ["default"] * len(context)
         self.names = sorted(set(classes))
-        self.class_idx = np.array([self.names.index(c) for c in classes], dtype=np.int64)
+        self.class_idx = np.array([self.names.index(c) for c in classes], dtype=np.int32)  # 4 B per device
         self.nominal_v = np.asarray(context.nominal_v, dtype=np.float64)
         rated = context.rated_current_a
         self.rated_current_a = np.full(len(context), np.nan) if rated is None else np.asarray(rated, float)
         zones = sorted(set(context.zone))
         position = {zone: index for index, zone in enumerate(zones)}
-        self.zone_idx = np.array([position[zone] for zone in context.zone], dtype=np.int64)
+        self.zone_idx = np.array([position[zone] for zone in context.zone], dtype=np.int32)
         self.zones = len(zones)
 
     def per_class(self, getter: Callable[[ClassConfig], Any]) -> PerClass:
