@@ -32,6 +32,7 @@ class CorrelatorConfig(msgspec.Struct, frozen=True, kw_only=True):
     scada_hold_s: float = 30.0  # a trip without lockout may reclose: wait this long before raising it
     confirm_after_s: float = 60.0  # an AMI-only outage still dark after this is confirmed
     confirm_min_meters: int = 3  # ... or at once with this many dark meters
+    late_restore_s: float = 900.0  # a meter's "power restored" this soon after its outage ended belongs to it
     restore_settle_s: float = 60.0  # every gasping meter is back and nothing changed for this long: restored
     update_interval_s: float = 1.0  # at most one update per outage per this much event time (storm mode)
     retain_s: float = 3600.0  # how long restored outages and per-meter state stay in memory

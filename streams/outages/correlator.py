@@ -257,6 +257,11 @@ class OutageCorrelator:
         a silent meter below it may still be out on its own). Only a meter that `answered` (a ping, a read)
         counts against locating a fault above it: "power restored" says it was out before (its gasp lost)."""
         if self.topology.is_meter[device]:
+            if not answered and self._interruption_unheard(device, ts, stamp):
+                # "power restored" from a meter nobody knew was out (its gasp lost, no read found it dark):
+                # it was out until now, since when is unknown, as after an interval read finding no voltage;
+                # it waits in the window like a gasp and comes back below, so its outage starts restored
+                self._dark(device, ts, stamp - 1, seen=False)
             if not self._fresh(device, stamp, dark=False):
                 return
             feeder = int(self.model.feeder_index[device])
@@ -276,6 +281,19 @@ class OutageCorrelator:
         for meter in meters:
             outage.restored.setdefault(meter, ts)
         outage.last_change_ns = max(outage.last_change_ns, ts)
+
+    def _interruption_unheard(self, meter: int, ts: int, stamp: int) -> bool:
+        """The meter says power came back, and nothing here knows it was out: its last news was power (or
+        none), it waits in no window, no open outage covers it, and none above it ended shortly before (a
+        restore delivered after its outage closed belongs to that outage)."""
+        known = self.state.meters.get(meter)
+        if known is not None and (known < 0 or known >= stamp):
+            return False  # known dark (the usual path), or older news than what is known
+        if meter in self.state.pending.get(int(self.model.feeder_index[meter]), {}):
+            return False
+        if self._covering(meter) is not None:
+            return False
+        return self._finished_covering(meter, ts, late_s=self.config.late_restore_s) is None
 
     def _after_darkness(self, outage: OpenOutage, device: int, ts: int) -> bool:
         """Power news is about this outage when stamped after the meter's own gasp (its clock may be off),
@@ -329,16 +347,17 @@ class OutageCorrelator:
 
     # --- outages ----------------------------------------------------------------------------------------------
 
-    def _finished_covering(self, meter: int, ts: int) -> OpenOutage | None:
-        """The innermost finished outage at or above `meter` that was on at `ts` (clock skew allowed)."""
+    def _finished_covering(self, meter: int, ts: int, late_s: float = 0.0) -> OpenOutage | None:
+        """The innermost finished outage at or above `meter` that was on at `ts` (clock skew allowed), or
+        had ended at most `late_s` before it."""
         finished = self.state.finished
         if not finished:
             return None
-        skew = int(self.config.clock_skew_s * SECOND)
+        skew, late = int(self.config.clock_skew_s * SECOND), int(late_s * SECOND)
         current = meter
         while current >= 0:
             outage = self.state.outages.get(finished.get(current, ""))
-            if outage is not None and outage.start_ns - skew <= ts <= (outage.end_ns or ts):
+            if outage is not None and outage.start_ns - skew <= ts <= (outage.end_ns or ts) + late:
                 return outage
             current = self._cparent[current]
         return None
