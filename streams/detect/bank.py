@@ -77,9 +77,7 @@ class DetectorBank:
         self.context = device_context
         self.params = DeviceParams(device_context, config)
         self.lifecycle = AnomalyLifecycle(
-            DeviceLabels(
-                list(device_context.devices), list(device_context.zone), list(device_context.feeder)
-            ),
+            DeviceLabels(device_context.devices, device_context.zone, device_context.feeder),
             outage_of,
             config.group_window_s,
         )
