@@ -59,7 +59,9 @@ def worker_state(
     if components.detector is None:
         return checkpointer, None
     pseudonyms = pipeline.privacy.pseudonyms
-    return checkpointer, PublishedAlarms(client, components.detector, components.registry, pseudonyms)
+    return checkpointer, PublishedAlarms(
+        client, components.detector, components.registry, pseudonyms, components.correlator
+    )
 
 
 def ensure_schema(settings: Settings, client: Any) -> None:

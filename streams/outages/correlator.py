@@ -61,6 +61,7 @@ class OutageCorrelator:
         self._batch_now = 0  # the newest credible stamp of the batch being applied: when it arrived
         self._advice_cache: dict[int, list[str]] = {}
         self._nested: dict[str, list[OpenOutage]] = {}  # parent id → its nested outages, for one pass
+        self._dormant: dict[str, list[Outage]] = {}  # feeder → published open outages to continue (takeover)
 
     # --- public interface -----------------------------------------------------------------------------------
 
@@ -74,6 +75,8 @@ class OutageCorrelator:
                 for e in events
             )
             for event, index in zip(events, self.model.index_of(devices).tolist(), strict=True):
+                if self._dormant and event.feeder in self._dormant:  # type: ignore[attr-defined]
+                    self._resume(self._dormant.pop(event.feeder))  # type: ignore[attr-defined]
                 if index < 0:
                     self.unknown_devices += 1
                     continue
@@ -136,6 +139,46 @@ class OutageCorrelator:
         """Resume from `snapshot()`: open outages continue with their ids and versions, not re-raised."""
         self.state = msgspec.msgpack.decode(blob, type=CorrelatorState)
         self.at_risk_tracker.state = self.state.at_risk
+
+    def await_resume(self, published: Sequence[Outage]) -> int:
+        """Outages published as open (read back from ClickHouse after a takeover or restart) that this state
+        does not know: the worker died after publishing them and before its next checkpoint. Each continues
+        here (same id, next version) once an event of its feeder arrives, which proves this worker owns the
+        feeder now; until then it waits. Replaces the previous list; returns how many wait."""
+        self._dormant = {}
+        for record in published:
+            if record.id not in self.state.outages and record.device in self.model:
+                self._dormant.setdefault(record.feeder, []).append(record)
+        return sum(map(len, self._dormant.values()))
+
+    def _resume(self, records: list[Outage]) -> None:
+        for record in records:
+            if record.id in self.state.outages:
+                continue
+            device = self.model.position(record.device)
+            outage = OpenOutage(
+                id=record.id,
+                feeder=record.feeder,
+                device=device,
+                start_ns=record.start_ns,
+                sources=list(record.confirmed_by),
+                customers=record.customers,
+                customers_out=record.customers_out,
+                opened_ns=self.state.max_ts,
+                version=record.version,
+                state=record.state,
+                parent=record.parent,
+                start_seen=True,  # its first owner judged it; a momentary stays possible
+                last_change_ns=max(record.start_ns, self.state.max_ts),
+                emitted=True,
+            )
+            self.state.outages[record.id] = outage
+            ours = self.state.outages.get(self.state.by_device.get(device, ""))
+            if ours is not None and _is_open(ours):  # located again here meanwhile: the published id ends
+                outage.state, outage.merged_into, outage.customers_out = "restored", ours.id, 0
+                outage.end_ns = outage.closed_ns = max(record.start_ns, self.state.max_ts)
+            else:
+                self.state.by_device[device] = record.id
 
     def adopt(self, blob: bytes) -> int:
         """Take over another worker's outages from its `snapshot()`: those this correlator does not know (by

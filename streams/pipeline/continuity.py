@@ -1,12 +1,15 @@
-"""Alarm continuity: anomalies a previous owner published as open, read back from ClickHouse after a restore
-or a takeover, so that the worker continues them instead of raising them again.
+"""Alarm continuity: anomalies and outages a previous owner published as open, read back from ClickHouse after
+a restore or a takeover, so that the worker continues them instead of raising them again.
 
 A worker's state is checkpointed every few seconds, but an anomaly is published the moment it opens. When a
 worker dies between the two, the state that a survivor adopts (or that the worker restores when it restarts)
 does not know the anomalies raised since its checkpoint: the next reading of the same condition would open it
 again under a new id, and the published one would stay open for ever. ClickHouse holds what was published,
 so after each restore and takeover the worker reads every open anomaly and hands it to the detector bank,
-which continues it when the device's next reading arrives (`DetectorBank.await_resume`).
+which continues it when the device's next reading arrives (`DetectorBank.await_resume`). Open outages go the
+same way to the correlator, which continues one when an event of its feeder arrives
+(`OutageCorrelator.await_resume`): otherwise it would stay open for ever, and its meters' "power restored"
+would look like outages nobody saw.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from gridmon.detect.bank import DetectorBank
 from gridmon.detect.lifecycle import OpenAnomaly, level_of
 from gridmon.errors import StorageError
 from gridmon.ingest.validate import DeviceRegistry
+from gridmon.outages import OutageCorrelator
+from gridmon.records import Outage
 from gridmon.security.privacy import MeterPseudonyms
 from gridmon.security.pseudonym import PREFIX
 from gridmon.store.client import first_line
@@ -30,6 +36,10 @@ log = logging.getLogger(__name__)
 OPEN_ANOMALIES = (
     "SELECT id, version, device, zone, detector, metric, severity, start_ns, score, value, `group`, "
     "parent_outage FROM anomalies FINAL WHERE end_ns IS NULL"
+)
+OPEN_OUTAGES = (
+    "SELECT id, version, feeder, device, zone, scope, state, start_ns, end_ns, customers, customers_out, "
+    "confirmed_by, parent, advice FROM outages FINAL WHERE state NOT IN ('restored', 'momentary')"
 )
 Published = list[tuple[int, str, str, OpenAnomaly]]
 
@@ -43,6 +53,29 @@ class PublishedAlarms:
     detector: DetectorBank
     registry: DeviceRegistry
     pseudonyms: MeterPseudonyms | None = None
+    correlator: OutageCorrelator | None = None
+
+    def read_outages(self) -> list[Outage]:
+        """The outages published as open, an individual outage's meter pseudonym mapped back to the meter
+        (the candidates: the meters of its zone). Ids stay as published: pseudonyms pass privacy unchanged."""
+        try:
+            result = self.client.query(OPEN_OUTAGES)
+        except ClickHouseError as exc:
+            raise StorageError(
+                f"could not read the open outages back: {first_line(exc)}; run `gridmon db migrate`"
+            ) from exc
+        records = [
+            msgspec.convert(dict(zip(result.column_names, row, strict=True)), Outage)
+            for row in result.result_rows
+        ]
+        hidden = {r.device: r.zone for r in records if r.device.startswith(PREFIX)}
+        if not hidden or self.pseudonyms is None or self.correlator is None:
+            return records
+        model = self.correlator.model
+        zones = {zone for zone in hidden.values() if zone in model}
+        candidates = [meter for zone in zones for meter in model.meters_below(zone)]
+        meters = self.pseudonyms.matching(set(hidden), candidates)
+        return [msgspec.structs.replace(r, device=meters.get(r.device, r.device)) for r in records]
 
     def read(self) -> Published:
         try:
@@ -91,8 +124,9 @@ class PublishedAlarms:
 
 
 async def resume_published(alarms: PublishedAlarms | None) -> int:
-    """Read the published open anomalies (in a thread) and hand them to the detector bank; how many. A store
-    that cannot answer is logged: the worker goes on, at the risk of raising some of them again."""
+    """Read the published open anomalies and outages (in a thread) and hand them to the detector bank and the
+    correlator; how many anomalies. A store that cannot answer is logged: the worker goes on, at the risk of
+    raising some of them again."""
     if alarms is None:
         return 0
     try:
@@ -102,4 +136,12 @@ async def resume_published(alarms: PublishedAlarms | None) -> int:
         return 0
     alarms.detector.await_resume(published)
     log.info("%d published open anomalies to continue when their devices report", len(published))
+    if alarms.correlator is not None:
+        try:
+            outages = await asyncio.to_thread(alarms.read_outages)
+        except StorageError as exc:
+            log.warning("%s; outages located since the last checkpoint may stay open", exc)
+            return len(published)
+        waiting = alarms.correlator.await_resume(outages)
+        log.info("%d published open outages to continue when their feeders report", waiting)
     return len(published)

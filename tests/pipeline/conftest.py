@@ -20,9 +20,10 @@ def model() -> GridModel:
 
 @pytest.fixture
 def client(settings: Settings) -> Any:
-    """The session's ClickHouse with no anomaly and no checkpoint left by an earlier test."""
+    """The session's ClickHouse with no anomaly, outage or checkpoint left by an earlier test."""
     client = connect(settings)
     migrate(client)
     client.command("TRUNCATE TABLE IF EXISTS anomalies")
+    client.command("TRUNCATE TABLE IF EXISTS outages")
     client.command("TRUNCATE TABLE IF EXISTS state_checkpoints")
     return client
