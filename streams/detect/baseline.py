@@ -34,11 +34,13 @@ BASELINE_COLUMNS = {
 
 PEER_COLUMNS = ("va", "voltage_v")
 STEP_SUFFIX = "_step"  # the change since the device's previous reading of a column: its own baseline
-# the step channel learns how heavy each device's tail is: decayed counts of |z| beyond 3 and beyond 5 but
+# the step channel learns how heavy each device's tail is: decayed counts of |z| beyond 2.5 and beyond 4 but
 # below the warning level (alarms are not evidence of normal behaviour), starting from a Gaussian prior worth
-# TAIL_PRIOR_SAMPLES samples and forgetting over TAIL_MEMORY_SAMPLES
-TAIL_Z = (3.0, 5.0)
-TAIL_GAUSSIAN = (2.6998e-3, 5.7330e-7)  # P(|N(0,1)| > 3), P(|N(0,1)| > 5)
+# TAIL_PRIOR_SAMPLES samples and forgetting over TAIL_MEMORY_SAMPLES. The band reaches down to 2.5 because
+# the counts are taken below the warning (~6): with 3 and 5, a Student-t(3) device had 0-5 counts in [5, 6)
+# after 48 h at one sample a minute, too few for the lower confidence bound to show its tail
+TAIL_Z = (2.5, 4.0)
+TAIL_GAUSSIAN = (1.2419e-2, 6.3342e-5)  # P(|N(0,1)| > 2.5), P(|N(0,1)| > 4)
 TAIL_PRIOR_SAMPLES = 200.0
 TAIL_MEMORY_SAMPLES = 20_000.0
 # batch means: blocks of 4…256 samples see correlation from a few samples to minutes (1 s sensors), hours
@@ -69,8 +71,8 @@ EWMA_FIELDS: dict[str, tuple[int, type, Any]] = {
     "last_value": (0, np.float64, np.nan),  # newest valid reading (for the step of the next one)
     "last_ts": (0, np.int64, NEVER),
     "tail_samples": (0, np.float64, TAIL_PRIOR_SAMPLES),
-    "tail_beyond_3": (0, np.float64, TAIL_PRIOR_SAMPLES * TAIL_GAUSSIAN[0]),
-    "tail_beyond_5": (0, np.float64, TAIL_PRIOR_SAMPLES * TAIL_GAUSSIAN[1]),
+    "tail_beyond_low": (0, np.float64, TAIL_PRIOR_SAMPLES * TAIL_GAUSSIAN[0]),
+    "tail_beyond_high": (0, np.float64, TAIL_PRIOR_SAMPLES * TAIL_GAUSSIAN[1]),
     "tail_limit": (0, np.float64, np.inf),  # the warning z below which the counts were taken
     "step_alarmed": (0, np.int8, 0),  # the device's newest judged step reached the warning (1) or not (0)
 }
@@ -98,8 +100,8 @@ class EwmaState(DeviceRows):
     last_value: np.ndarray
     last_ts: np.ndarray
     tail_samples: np.ndarray
-    tail_beyond_3: np.ndarray
-    tail_beyond_5: np.ndarray
+    tail_beyond_low: np.ndarray
+    tail_beyond_high: np.ndarray
     tail_limit: np.ndarray
     step_alarmed: np.ndarray
 
@@ -520,14 +522,14 @@ def gaussian_two_sided_z(probability: np.ndarray) -> np.ndarray:
     return np.sqrt(tail - np.log(tail) - np.log(2.0 * np.pi))
 
 
-def _power_tail_z(beyond_3: np.ndarray, beyond_5: np.ndarray, rate: np.ndarray) -> np.ndarray:
+def _power_tail_z(beyond_low: np.ndarray, beyond_high: np.ndarray, rate: np.ndarray) -> np.ndarray:
     """z where a power-law tail through the two exceedance rates reaches `rate`."""
-    exponent = np.clip(np.log(beyond_3 / beyond_5) / np.log(TAIL_Z[1] / TAIL_Z[0]), 1.0, 50.0)
-    return TAIL_Z[0] * np.maximum(beyond_3 / rate, 1.0) ** (1.0 / exponent)
+    exponent = np.clip(np.log(beyond_low / beyond_high) / np.log(TAIL_Z[1] / TAIL_Z[0]), 1.0, 50.0)
+    return TAIL_Z[0] * np.maximum(beyond_low / rate, 1.0) ** (1.0 / exponent)
 
 
 def _truncated_exponent(ratio: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """ν of a power-law tail P(|z| > x) ∝ x^-ν whose counts in [3, w) and [5, w) have this ratio (bisection;
+    """ν of a power-law tail P(|z| > x) ∝ x^-ν whose counts in [2.5, w) and [4, w) (`TAIL_Z`) have this ratio (bisection;
     w = inf is the plain two-point fit)."""
     low, high = np.full(len(ratio), 1.0), np.full(len(ratio), 50.0)
     for _ in range(40):
@@ -541,20 +543,23 @@ def _truncated_exponent(ratio: np.ndarray, limit: np.ndarray) -> np.ndarray:
 
 def tail_inflation(state: EwmaState, rows: np.ndarray, rate: np.ndarray) -> np.ndarray:
     """How much further out than a Gaussian's the device's steps reach the false-alarm `rate` (per row of
-    the state, at least 1). The device's tail is a power law fitted to its counts beyond 3 and 5 sd below the warning
-    level it had then; a Gaussian's is the same power-law extrapolation of its own rates, so Gaussian steps
-    give 1. Heavy-tailed noise (Student-t with 3 degrees of freedom: ~25 at one sample a minute) would
-    otherwise cross a Gaussian threshold every few hundred samples."""
+    the state, at least 1). The device's tail is a power law fitted to its counts beyond 2.5 and 4 sd below
+    the warning level it had then; a Gaussian's is the same power-law extrapolation of its own rates, so
+    Gaussian steps give 1. Heavy-tailed noise (Student-t with 3 degrees of freedom: ~7 after 5,000 samples
+    at one sample a minute) would otherwise cross a Gaussian threshold every few hundred samples."""
     samples = state.tail_samples[rows]
-    # the tail is heavier than a Gaussian's only as far as the counts show it (95 % lower bound): one step
-    # of 5.1 sd in 850 made Yahoo's threshold 6 → 354 and hid the spike whose own return it was
-    beyond_3 = np.maximum(_poisson_lower(state.tail_beyond_3[rows]), samples * TAIL_GAUSSIAN[0]) / samples
-    beyond_5 = np.maximum(_poisson_lower(state.tail_beyond_5[rows]), samples * TAIL_GAUSSIAN[1]) / samples
-    beyond_3 = np.maximum(beyond_3, 1e-12)
-    beyond_5 = np.clip(beyond_5, 1e-15, beyond_3 * 0.999)
+    # the tail is heavier than a Gaussian's only as far as the counts show it (95 % lower bound): with the
+    # point estimate, one step of 5.1 sd in 850 made Yahoo's threshold 6 → 354 and hid the spike whose own
+    # return it was
+    beyond_low = np.maximum(_poisson_lower(state.tail_beyond_low[rows]), samples * TAIL_GAUSSIAN[0]) / samples
+    beyond_high = (
+        np.maximum(_poisson_lower(state.tail_beyond_high[rows]), samples * TAIL_GAUSSIAN[1]) / samples
+    )
+    beyond_low = np.maximum(beyond_low, 1e-12)
+    beyond_high = np.clip(beyond_high, 1e-15, beyond_low * 0.999)
     limit = np.maximum(state.tail_limit[rows], TAIL_Z[1] + 0.5)
-    exponent = _truncated_exponent(beyond_3 / beyond_5, limit)
-    scale = beyond_5 / np.maximum(
+    exponent = _truncated_exponent(beyond_low / beyond_high, limit)
+    scale = beyond_high / np.maximum(
         TAIL_Z[1] ** -exponent - limit**-exponent, 1e-300
     )  # P(|z| > x) = scale x^-ν
     own = np.maximum(scale / rate, 1.0) ** (1.0 / exponent)
@@ -595,7 +600,7 @@ def _learn_tail(
     samples = np.bincount(rows, minlength=total)
     devices = np.flatnonzero(samples)
     keep = 0.5 ** (samples[devices] / TAIL_MEMORY_SAMPLES)
-    for counts, limit in ((state.tail_beyond_3, TAIL_Z[0]), (state.tail_beyond_5, TAIL_Z[1])):
+    for counts, limit in ((state.tail_beyond_low, TAIL_Z[0]), (state.tail_beyond_high, TAIL_Z[1])):
         beyond = np.bincount(rows, values >= limit, total)
         counts[devices] = counts[devices] * keep + beyond[devices]
     state.tail_samples[devices] = state.tail_samples[devices] * keep + samples[devices]

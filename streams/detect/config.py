@@ -57,7 +57,7 @@ class BaselineConfig:
     # noise has heavier tails); a step across more than `step_max_gap_intervals` usual intervals is not scored
     step_false_alarm_hours: float = 10_000.0
     step_max_gap_intervals: float = 3.0
-    # raise the step threshold by the device's learned tail (power law fitted to its steps beyond 3 and 5 sd
+    # raise the step threshold by the device's learned tail (power law fitted to its steps beyond 2.5 and 4 sd
     # below the warning level): heavy-tailed noise then stops crossing a Gaussian threshold. The tail learns
     # only steps judged by a settled baseline (`step_tail_from_samples`: an sd learned from 60 samples is
     # itself uncertain, and KDD 135's first slopes reached z 6 on one and taught a tail it does not have),
