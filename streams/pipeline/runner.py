@@ -25,6 +25,7 @@ from gridmon.pipeline.outputs import OutputPublisher
 from gridmon.pipeline.progress import end_offsets
 from gridmon.pipeline.stages import (
     AnomalyDetector,
+    FieldLettersStage,
     IngestStage,
     OutageCorrelator,
     OutageRouter,
@@ -64,6 +65,7 @@ class Pipeline:
     client: Any = None
     worker: str = "worker-1"
     metrics_interval_s: float = 5.0
+    field_letters: FieldLettersStage | None = None  # grid.deadletter → dead_letters, for adapters' letters
 
     def stages(self) -> list[IngestStage | OutageStage]:
         return [*self.ingest.values(), *([self.outages] if self.outages else [])]
@@ -125,12 +127,24 @@ def build_pipeline(
     handlers: dict[str, Any] = {f"grid.{kind}": stage for kind, stage in ingest.items()}
     if outage_stage is not None:
         handlers["gridmon.outage-events"] = outage_stage
+    own_letters = frozenset(settings.topic(f"grid.{kind}").encode() for kind in KINDS)
+    field_letters = handlers["grid.deadletter"] = FieldLettersStage(outputs, own_letters)
     app, consumer = create_app(
         settings, bootstrap, handlers, app_id=app_id, web_port=web_port, batch_max_messages=batch_max_messages
     )
     worker = f"{socket.gethostname()}:{os.getpid()}"
     return Pipeline(
-        settings, bootstrap, app, consumer, ingest, outage_stage, publisher, privacy, client, worker=worker
+        settings,
+        bootstrap,
+        app,
+        consumer,
+        ingest,
+        outage_stage,
+        publisher,
+        privacy,
+        client,
+        worker=worker,
+        field_letters=field_letters,
     )
 
 

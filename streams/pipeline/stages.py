@@ -245,3 +245,40 @@ class OutageStage:
             await self.outputs.outages(outages, messages)
             await self.outputs.anomalies(at_risk, messages)
             await self.outputs.publisher.flush()
+
+
+@dataclass
+class FieldLettersStage:
+    """`grid.deadletter` → `dead_letters`, for the letters of field adapters: data that never reached an input
+    topic (partition -1: a frame with a bad CRC, an unmapped register, a NaN), which operators would otherwise
+    see only on the topic. The worker's own letters on it are stored already: they are keyed by their input
+    topic (`own_keys`) and skipped unread. A message that is no dead letter is stored as one (`schema`), never
+    published again (that would loop)."""
+
+    outputs: Outputs
+    own_keys: frozenset[bytes]
+    progress: Progress = field(default_factory=Progress)
+    _decoder: msgspec.json.Decoder[DeadLetter] = field(
+        default_factory=lambda: msgspec.json.Decoder(DeadLetter)
+    )
+
+    async def __call__(self, messages: Sequence[RawMessage]) -> None:
+        started = time.perf_counter()
+        letters = []
+        for message in messages:
+            if message.key in self.own_keys:
+                continue
+            try:
+                letter = self._decoder.decode(message.value or b"")
+            except msgspec.DecodeError as exc:
+                letters.append(dead_letter(message, "schema", f"not a gridmon dead letter: {exc}"))
+                continue
+            if letter.partition < 0:
+                letters.append(letter)
+        if letters:
+            rejected = await self.outputs.writer.write(
+                "dead_letters", record_columns(letters, DeadLetter), messages
+            )
+            if rejected:
+                raise RuntimeError(f"ClickHouse rejected field dead letters: {rejected[:3]}")
+        self.progress.record(messages, len(letters), 0, time.perf_counter() - started)

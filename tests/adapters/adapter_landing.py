@@ -65,6 +65,7 @@ class Landing:
     rejected: Counter[tuple[str, str]] = field(
         default_factory=Counter
     )  # (kind, reason) → ingest dead letters
+    field_letters: Counter[str] = field(default_factory=Counter)  # reason → the adapter's letters stored
 
     def count(self) -> None:
         for kind in self.kinds:
@@ -73,7 +74,13 @@ class Landing:
         for topic, reason, letters in self.client.query(
             "SELECT source_topic, reason, count() FROM dead_letters FINAL GROUP BY source_topic, reason"
         ).result_rows:
-            self.rejected[(self.kind_of(topic), reason)] = letters
+            if self.is_input(topic):
+                self.rejected[(self.kind_of(topic), reason)] = letters
+            else:  # a field endpoint: the adapter's letter, stored by the worker's grid.deadletter stage
+                self.field_letters[reason] += letters
+
+    def is_input(self, topic: str) -> bool:
+        return topic.startswith(self.settings.topic("grid."))
 
     def kind_of(self, topic: str) -> str:
         """The reading kind of an input topic's full name (the test's topic prefix is unique)."""
@@ -110,7 +117,7 @@ async def land_in_clickhouse(
     try:
         async with runner.running(pipeline):
             publisher = await session
-            await _processed(pipeline, publisher.envelopes)
+            await _processed(pipeline, publisher)
     finally:
         session.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -119,18 +126,22 @@ async def land_in_clickhouse(
     return publisher, landing
 
 
-async def _processed(pipeline: Any, envelopes: Counter[str], timeout_s: float = 30.0) -> None:
-    """Wait until each ingest stage has processed as many messages as the adapter produced for its kind.
+async def _processed(pipeline: Any, publisher: CountingPublisher, timeout_s: float = 30.0) -> None:
+    """Wait until each ingest stage has processed as many messages as the adapter produced for its kind, and
+    the dead-letter stage has stored as many letters as the adapter wrote.
 
     Faster here than `Pipeline.wait_caught_up`, which reads every input partition to its end (~0.5 s each).
     """
+    envelopes, letters = publisher.envelopes, sum(publisher.letters.values())
     deadline = time.monotonic() + timeout_s
     while True:
         done = {kind: pipeline.ingest[kind].progress.messages for kind in envelopes}
-        if all(done[kind] >= wanted for kind, wanted in envelopes.items()):
+        stored = pipeline.field_letters.progress.readings
+        if all(done[kind] >= wanted for kind, wanted in envelopes.items()) and stored >= letters:
             return
         assert time.monotonic() < deadline, (
-            f"pipeline processed {done} of the adapter's envelopes {envelopes}"
+            f"pipeline processed {done} of the adapter's envelopes {envelopes}, stored {stored} of its "
+            f"{letters} dead letters"
         )
         await asyncio.sleep(0.05)
 
@@ -156,6 +167,7 @@ def reconcile(publisher: CountingPublisher, landing: Landing, read_topic: TopicR
     assert len(letters) == wanted
     from_field = [d for d in letters if d.partition == -1]  # the adapter's: the source is the field endpoint
     assert Counter(d.reason for d in from_field) == publisher.letters
+    assert landing.field_letters == publisher.letters  # and in ClickHouse, where operators look
     assert {d.source_topic for d in from_field} <= {health.endpoint}
     from_ingest = [d for d in letters if d.partition != -1]
     prefix = landing.settings.topic("grid.")
