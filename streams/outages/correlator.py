@@ -6,6 +6,7 @@ opens raise their device at once (after a possible reclose); restoration is foll
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator, Sequence
 
 import msgspec
@@ -52,9 +53,11 @@ class OutageCorrelator:
         self.model = model
         self.config = config or CorrelatorConfig()
         self.topology = OutageTopology(model)
-        self._cparent: list[int] = self.topology.candidate_parent.tolist()
-        self._tin: list[int] = self.topology.tin.tolist()
-        self._tout: list[int] = self.topology.tout.tolist()
+        # scalar lookups for the per-outage walks: a compact array, not a list (a list held an int object per
+        # device: ~43 MB per column at 1.2M devices, against 9.6 MB)
+        self._cparent = _int_array(self.topology.candidate_parent)
+        self._tin = _int_array(self.topology.tin)
+        self._tout = _int_array(self.topology.tout)
         self.state = CorrelatorState()
         self.at_risk_tracker = AtRiskTracker(model, self.config, self.topology)
         self.unknown_devices = 0
@@ -821,3 +824,10 @@ class OutageCorrelator:
 
 def _is_open(outage: OpenOutage) -> bool:
     return outage.state not in FINAL and outage.merged_into is None
+
+
+def _int_array(values: np.ndarray) -> array[int]:
+    """The values as a Python `array` of int64: indexing gives a Python int, as a list's would."""
+    packed = array("q")
+    packed.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+    return packed
