@@ -36,7 +36,6 @@ from gridmon.pipeline.writer import ClickHouseWriter
 from gridmon.records import KINDS
 from gridmon.security.privacy import Privacy
 from gridmon.settings import Settings
-from gridmon.store.client import lane_of
 
 log = logging.getLogger(__name__)
 INPUT_TOPICS = tuple(f"grid.{kind}" for kind in KINDS)
@@ -111,8 +110,7 @@ def build_pipeline(
 ) -> Pipeline:
     privacy = Privacy.from_settings(settings, components.registry)  # refuses the dev key in production
     publisher = OutputPublisher(settings, bootstrap)
-    writer = ClickHouseWriter(client, lane=lambda table: lane_of(client, table))
-    outputs = Outputs(writer, publisher, privacy)
+    outputs = Outputs(ClickHouseWriter(client), publisher, privacy)
     ingest = {
         kind: IngestStage(
             kind,

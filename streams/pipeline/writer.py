@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,31 +48,28 @@ class _Group:
 
 
 class ClickHouseWriter:
-    """One BatchSink per table, created on first use with the table's own column list.
+    """One BatchSink per table, created on first use with the table's own column list. All tables share the
+    worker's client: a lane per table (`store.client.lane_of`) gained nothing end to end (docs/performance.md,
+    "Lanes")."""
 
-    With `lane`, each table's sink writes through a client of its own (`lane(table)`), so that inserts into
-    different tables run at the same time instead of queueing on one connection (embedded chdb)."""
-
-    def __init__(self, client: Any, lane: Callable[[str], Any] | None = None) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
-        self._lane = lane
         self._sinks: dict[str, tuple[BatchSink, list[str]]] = {}
         self._groups: dict[str, _Group] = {}
         self.inserts = 0  # for benchmarks: how many inserts the writes cost
 
     def _sink(self, table: str, available: Sequence[str]) -> tuple[BatchSink, list[str]]:
         if table not in self._sinks:
-            client = self._lane(table) if self._lane is not None else self.client
             table_columns = [
                 row[0]
-                for row in client.query(
+                for row in self.client.query(
                     "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {table:String} "
                     "AND default_kind = '' ORDER BY position",
                     parameters={"table": table},
                 ).result_rows
             ]
             names = [name for name in table_columns if name in available]
-            self._sinks[table] = (BatchSink(client, table, names), names)
+            self._sinks[table] = (BatchSink(self.client, table, names), names)
         return self._sinks[table]
 
     async def write(

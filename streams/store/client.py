@@ -1,10 +1,10 @@
 """Open ClickHouse for gridmon: a server from `GRIDMON_CLICKHOUSE_URL`, or embedded chdb in the data dir.
 
 One client per (process, target, database, lane) is cached: chdb allows one engine per process, and a
-clickhouse-connect client serialises its calls, so every thread and task of a worker can share it. A
-worker's writers each take a lane of their own (`connect(settings, lane=table)`): on chdb every client is one
-connection handle that runs one call at a time, so the raw inserts of four stages, the dead letters and a
-checkpoint would otherwise queue behind each other (docs/performance.md, "Lanes").
+clickhouse-connect client serialises its calls, so every thread and task of a worker can share it. Work that
+must not wait behind the others takes a lane of its own (`lane_of(client, name)`): on chdb every client is one
+connection handle that runs one call at a time, so a state checkpoint (megabytes) would hold up the stages'
+inserts (docs/performance.md, "Lanes").
 """
 
 from __future__ import annotations

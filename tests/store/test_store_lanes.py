@@ -1,15 +1,10 @@
-"""Client lanes: one chdb connection runs one call at a time; a worker's writers each get a lane of their own."""
+"""Client lanes: one chdb connection runs one call at a time; the state checkpointer writes on a lane of its own."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Any
 
-from store_batches import pmu_batch
-
-from gridmon.ingest.messages import RawMessage
-from gridmon.pipeline.writer import ClickHouseWriter
 from gridmon.store.client import lane_of
 
 
@@ -55,16 +50,3 @@ def test_an_open_read_holds_up_its_own_client_but_not_another_lane(client: Any) 
         assert other.finished_within(60) and other.result == 0
         assert not same.finished_within(0.5)  # waits for the stream: calls on one client are serialised
     assert same.finished_within(60) and same.result == 0
-
-
-def test_writer_inserts_through_the_tables_lane_while_the_shared_client_is_busy(
-    client: Any, topic: str
-) -> None:
-    writer = ClickHouseWriter(client, lane=lambda table: lane_of(client, table))
-    batch = pmu_batch(topic, 0, 0, 9)
-    messages = [RawMessage(topic, 0, offset, b"{}", None) for offset in range(10)]
-    with client.query_row_block_stream("SELECT number FROM numbers(1000000)") as stream:
-        next(iter(stream))
-        insert = Call(lambda: asyncio.run(writer.write("pmu_readings", batch, messages)))
-        assert insert.finished_within(60) and insert.result == []
-    assert count_pmu_rows(client) == len(batch["device"])
