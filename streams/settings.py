@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     batch_max_messages: int = Field(
         10_000, ge=1, le=1_000_000, description="most Kafka messages a stage handles (and stores) at once"
     )
+    batch_max_bytes: int = Field(
+        32 * 2**20,
+        ge=2**16,
+        le=2**31,
+        description="most message bytes a batch holds (a head-end message carries thousands of reads)",
+    )
     batch_window_s: float = Field(
         0.3, gt=0, le=10.0, description="longest wait to fill a batch: adds up to this much latency"
     )

@@ -76,6 +76,7 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         group_id: str,
         max_messages: int,
         window_s: float,
+        max_bytes: int = 32 * 2**20,
         **kwargs: Any,
     ) -> None:
         self.settings = settings
@@ -84,6 +85,8 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         self.group_id = group_id
         self.max_messages = max_messages
         self.window_s = window_s
+        # a byte bound too: 10,000 meter head-end messages of 2,000 reads each would be gigabytes decoded
+        self.max_bytes = max_bytes
         self.stats = BatchStats()
         self.on_takeover: TakeoverHandler | None = None
         self._held_before_revoke: Partitions = set()
@@ -95,6 +98,8 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         ] = {}  # next offsets of handled batches (fetch thread commits)
         self._highwater: dict[tuple[str, int], int] = {}
         self._pending: list[Any] = []  # fetched, not handed over yet (fetch thread only)
+        self._pending_bytes = 0
+        self._message_bytes = max(1, max_bytes // 64)  # mean size of the last fetch's messages (first: ≤ 64)
         self._pending_since = 0.0
         self._fetched = 0  # batches handed to the event loop (fetch thread)
         self._done = 0  # batches handled and committed (event loop)
@@ -183,7 +188,7 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
             while not self._stopping.is_set():
                 self._commit_handled()
                 started = time.perf_counter()
-                room = self.max_messages - len(self._pending)
+                room = self._room()
                 messages = self._consumer.consume(room, timeout=POLL_S if self._pending else self.window_s)
                 self.stats.fetch_seconds += time.perf_counter() - started
                 self._note_highwater()
@@ -195,9 +200,13 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
                 if messages:
                     self._pending_since = self._pending_since or time.monotonic()
                     self._pending.extend(messages)
+                    size = sum(map(len, filter(None, map(_value, messages))))
+                    self._pending_bytes += size
+                    self._message_bytes = max(1, size // len(messages))
                 if not self._pending or self._stopping.is_set() or not self._batch_due():
                     continue
                 batch, self._pending, self._pending_since = self._pending, [], 0.0
+                self._pending_bytes = 0
                 with self._progress:
                     self._fetched += 1
                 if not self._hand_over(loop, queue, batch):
@@ -208,8 +217,13 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
             self._hand_over(loop, queue, None)
             self._close()
 
+    def _room(self) -> int:
+        """Messages to ask for: what is left of the batch, in messages and in bytes at the recent size."""
+        by_bytes = max(1, (self.max_bytes - self._pending_bytes) // self._message_bytes)
+        return max(1, min(self.max_messages - len(self._pending), by_bytes))
+
     def _batch_due(self) -> bool:
-        if len(self._pending) >= self.max_messages:
+        if len(self._pending) >= self.max_messages or self._pending_bytes >= self.max_bytes:
             return True
         if time.monotonic() - self._pending_since >= self.window_s:
             return True
@@ -313,6 +327,7 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         self._commit_handled(wait=True)
         revoked = {(tp.topic, tp.partition) for tp in partitions}  # gathered, not handled: the next owner's
         self._pending = [m for m in self._pending if (m.topic(), m.partition()) not in revoked]
+        self._pending_bytes = sum(map(len, filter(None, map(_value, self._pending))))
         self._pending_since = self._pending_since if self._pending else 0.0
         self._held_before_revoke |= self.stats.assigned  # an eager rebalance assigns them again at once
         self.stats.assigned -= revoked
@@ -353,6 +368,10 @@ def _exit_unconfirmed(exc: BaseException, topics: list[str]) -> None:
     log.critical("batch from %s not confirmed (%r): exiting without commit", topics, exc)
     logging.shutdown()
     os._exit(EXIT_UNCONFIRMED_BATCH)
+
+
+def _value(message: Any) -> bytes | None:
+    return message.value()  # type: ignore[no-any-return]
 
 
 def _raw_message(message: Any) -> RawMessage:

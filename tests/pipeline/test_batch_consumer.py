@@ -35,7 +35,9 @@ def _committed(settings: Settings, group: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def _consumer(settings: Settings, handler: object, group: str, max_messages: int) -> BatchConsumer:
+def _consumer(
+    settings: Settings, handler: object, group: str, max_messages: int, max_bytes: int = 32 * 2**20
+) -> BatchConsumer:
     topic = settings.topic("grid.pmu")
     return BatchConsumer(
         settings,
@@ -44,6 +46,7 @@ def _consumer(settings: Settings, handler: object, group: str, max_messages: int
         group_id=group,
         max_messages=max_messages,
         window_s=0.3,
+        max_bytes=max_bytes,
     )
 
 
@@ -112,3 +115,32 @@ def test_a_restarted_consumer_resumes_after_the_last_handled_batch(settings: Set
     asyncio.run(consume_until(3_000))
     assert len(handled) == 3_000
     assert len(set(handled)) == 3_000  # nothing handled twice across the restart
+
+
+def test_big_messages_make_batches_bounded_in_bytes(settings: Settings) -> None:
+    """A head-end message carries thousands of reads: a batch of 10,000 of them would be gigabytes decoded."""
+    prepare_topics(settings, settings.kafka_bootstrap or "")
+    topic = settings.topic("grid.pmu")
+    producer = make_producer(settings, settings.kafka_bootstrap or "")
+    for number in range(300):
+        producer.produce(topic, key=b"head-end", value=str(number).encode().ljust(20_000))
+    assert producer.flush(30) == 0
+    batches: list[list[int]] = []
+
+    async def stage(messages: Sequence[RawMessage]) -> None:
+        batches.append([int(message.value or b"0") for message in messages])
+
+    async def run() -> None:
+        consumer = _consumer(settings, stage, settings.topic("bytes-test"), 10_000, max_bytes=100_000)
+        await consumer.start()
+        try:
+            while sum(map(len, batches)) < 300:
+                await asyncio.sleep(0.05)
+        finally:
+            await consumer.stop()
+
+    asyncio.run(run())
+    assert [n for batch in batches for n in batch] == list(range(300))  # one partition (one key): in order
+    first, *rest = map(len, batches)
+    assert first <= 64  # before the size of the messages is known, one fetch asks for 64 at most
+    assert rest and max(rest) <= 6  # then 100 kB of 20 kB messages (+ one): not 300 in one batch
