@@ -67,7 +67,6 @@ def create_app(
         group_id=settings.topic(app_id),
         max_messages=batch_max_messages,
         window_s=batch_window_s,
-        max_bytes=settings.batch_max_bytes,
     )
     app.add_dependency(consumer)
 

@@ -76,7 +76,7 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         group_id: str,
         max_messages: int,
         window_s: float,
-        max_bytes: int = 32 * 2**20,
+        max_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
         self.settings = settings
@@ -86,7 +86,7 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         self.max_messages = max_messages
         self.window_s = window_s
         # a byte bound too: 10,000 meter head-end messages of 2,000 reads each would be gigabytes decoded
-        self.max_bytes = max_bytes
+        self.max_bytes = max_bytes or settings.batch_max_bytes
         self.stats = BatchStats()
         self.on_takeover: TakeoverHandler | None = None
         self._held_before_revoke: Partitions = set()
@@ -99,7 +99,9 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         self._highwater: dict[tuple[str, int], int] = {}
         self._pending: list[Any] = []  # fetched, not handed over yet (fetch thread only)
         self._pending_bytes = 0
-        self._message_bytes = max(1, max_bytes // 64)  # mean size of the last fetch's messages (first: ≤ 64)
+        self._message_bytes = max(
+            1, self.max_bytes // 64
+        )  # mean size of the last fetch's messages (first: ≤ 64)
         self._pending_since = 0.0
         self._fetched = 0  # batches handed to the event loop (fetch thread)
         self._done = 0  # batches handled and committed (event loop)

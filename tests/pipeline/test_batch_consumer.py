@@ -36,7 +36,7 @@ def _committed(settings: Settings, group: str, topic: str) -> dict[int, int]:
 
 
 def _consumer(
-    settings: Settings, handler: object, group: str, max_messages: int, max_bytes: int = 32 * 2**20
+    settings: Settings, handler: object, group: str, max_messages: int, max_bytes: int | None = None
 ) -> BatchConsumer:
     topic = settings.topic("grid.pmu")
     return BatchConsumer(
