@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from gridmon.detect.bank import DetectorBank
 from gridmon.detect.lifecycle import OpenAnomaly, level_of
@@ -30,7 +29,7 @@ from gridmon.outages import OutageCorrelator
 from gridmon.records import Outage
 from gridmon.security.privacy import MeterPseudonyms
 from gridmon.security.pseudonym import PREFIX
-from gridmon.store.client import first_line
+from gridmon.store.client import query_dicts
 
 log = logging.getLogger(__name__)
 OPEN_ANOMALIES = (
@@ -46,8 +45,8 @@ Published = list[tuple[int, str, str, OpenAnomaly]]
 
 @dataclass
 class PublishedAlarms:
-    """Reads the open anomalies back and maps their devices to this worker's device index (a meter's
-    pseudonym back to the meter: only the meters of the anomalies' zones are hashed)."""
+    """Reads the open anomalies and outages back and maps their devices to this worker's (a meter's
+    pseudonym back to the meter)."""
 
     client: Any
     detector: DetectorBank
@@ -56,62 +55,31 @@ class PublishedAlarms:
     correlator: OutageCorrelator | None = None
 
     def read_outages(self) -> list[Outage]:
-        """The outages published as open, an individual outage's meter pseudonym mapped back to the meter
-        (the candidates: the meters of its zone). Ids stay as published: pseudonyms pass privacy unchanged."""
-        try:
-            result = self.client.query(OPEN_OUTAGES)
-        except ClickHouseError as exc:
-            raise StorageError(
-                f"could not read the open outages back: {first_line(exc)}; run `gridmon db migrate`"
-            ) from exc
-        records = [
-            msgspec.convert(dict(zip(result.column_names, row, strict=True)), Outage)
-            for row in result.result_rows
-        ]
-        hidden = {r.device: r.zone for r in records if r.device.startswith(PREFIX)}
-        if not hidden or self.pseudonyms is None or self.correlator is None:
-            return records
-        model = self.correlator.model
-        zones = {zone for zone in hidden.values() if zone in model}
-        candidates = [meter for zone in zones for meter in model.meters_below(zone)]
-        meters = self.pseudonyms.matching(set(hidden), candidates)
+        """The outages published as open, an individual outage's meter pseudonym mapped back to the meter.
+        Ids stay as published: pseudonyms pass privacy unchanged."""
+        rows = query_dicts(self.client, OPEN_OUTAGES, what="the open outages")
+        records = [msgspec.convert(row, Outage) for row in rows]
+        meters = self._meters_of([(r.device, r.zone) for r in records])
         return [msgspec.structs.replace(r, device=meters.get(r.device, r.device)) for r in records]
 
     def read(self) -> Published:
-        try:
-            rows = list(self.client.query(OPEN_ANOMALIES).result_rows)
-        except ClickHouseError as exc:
-            raise StorageError(
-                f"could not read the open anomalies back: {first_line(exc)}; run `gridmon db migrate`"
-            ) from exc
-        meters = self._meters_of([(str(row[2]), str(row[3])) for row in rows])
-        devices = [meters.get(str(row[2]), str(row[2])) for row in rows]
+        rows = query_dicts(self.client, OPEN_ANOMALIES, what="the open anomalies")
+        meters = self._meters_of([(str(row["device"]), str(row["zone"])) for row in rows])
+        devices = [meters.get(str(row["device"]), str(row["device"])) for row in rows]
         positions = self.registry.index_of(devices).tolist()
         published: Published = []
         for row, dev in zip(rows, positions, strict=True):
             if dev < 0:  # a device of another grid model (or an unknown pseudonym): not this worker's
                 continue
-            (
-                ident,
-                version,
-                _device,
-                _zone,
-                detector,
-                metric,
-                severity,
-                start_ns,
-                score,
-                value,
-                group,
-                parent,
-            ) = row
-            level = level_of(str(severity))
-            state = OpenAnomaly(str(ident), int(version), int(start_ns), level, level, float(score),
-                                float(value), group, parent)  # fmt: skip
-            published.append((dev, str(detector), str(metric), state))
+            level = level_of(str(row["severity"]))
+            state = OpenAnomaly(str(row["id"]), int(row["version"]), int(row["start_ns"]), level, level,
+                                float(row["score"]), float(row["value"]), row["group"], row["parent_outage"])  # fmt: skip
+            published.append((dev, str(row["detector"]), str(row["metric"]), state))
         return published
 
     def _meters_of(self, devices: list[tuple[str, str]]) -> dict[str, str]:
+        """Pseudonym → meter for the (device, zone) pairs whose device is a pseudonym: only the meters of
+        their zones are hashed."""
         wanted = {device: zone for device, zone in devices if device.startswith(PREFIX)}
         if not wanted or self.pseudonyms is None:
             return {}
