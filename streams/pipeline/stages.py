@@ -109,6 +109,10 @@ class Outputs:
             return
         letters = numbered_copies(letters)
         self.publisher.publish("grid.deadletter", ((d.source_topic, d) for d in letters))
+        await self.store_dead_letters(letters, messages)
+
+    async def store_dead_letters(self, letters: Sequence[DeadLetter], messages: Sequence[RawMessage]) -> None:
+        """Into `dead_letters` only (not published: for letters already on the topic)."""
         rejected = await self.writer.write("dead_letters", record_columns(letters, DeadLetter), messages)
         if rejected:  # a dead letter ClickHouse refuses is still on the topic; say so loudly
             raise RuntimeError(f"ClickHouse rejected dead letters: {rejected[:3]}")
@@ -276,9 +280,5 @@ class FieldLettersStage:
             if letter.partition < 0:
                 letters.append(letter)
         if letters:
-            rejected = await self.outputs.writer.write(
-                "dead_letters", record_columns(letters, DeadLetter), messages
-            )
-            if rejected:
-                raise RuntimeError(f"ClickHouse rejected field dead letters: {rejected[:3]}")
+            await self.outputs.store_dead_letters(letters, messages)
         self.progress.record(messages, len(letters), 0, time.perf_counter() - started)
