@@ -202,7 +202,7 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
                 if messages:
                     self._pending_since = self._pending_since or time.monotonic()
                     self._pending.extend(messages)
-                    size = sum(map(len, filter(None, map(_value, messages))))
+                    size = _size(messages)
                     self._pending_bytes += size
                     self._message_bytes = max(1, size // len(messages))
                 if not self._pending or self._stopping.is_set() or not self._batch_due():
@@ -329,7 +329,7 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         self._commit_handled(wait=True)
         revoked = {(tp.topic, tp.partition) for tp in partitions}  # gathered, not handled: the next owner's
         self._pending = [m for m in self._pending if (m.topic(), m.partition()) not in revoked]
-        self._pending_bytes = sum(map(len, filter(None, map(_value, self._pending))))
+        self._pending_bytes = _size(self._pending)
         self._pending_since = self._pending_since if self._pending else 0.0
         self._held_before_revoke |= self.stats.assigned  # an eager rebalance assigns them again at once
         self.stats.assigned -= revoked
@@ -372,8 +372,9 @@ def _exit_unconfirmed(exc: BaseException, topics: list[str]) -> None:
     os._exit(EXIT_UNCONFIRMED_BATCH)
 
 
-def _value(message: Any) -> bytes | None:
-    return message.value()  # type: ignore[no-any-return]
+def _size(messages: list[Any]) -> int:
+    """Bytes of the messages' values (error notices have none)."""
+    return sum(len(message.value() or b"") for message in messages)
 
 
 def _raw_message(message: Any) -> RawMessage:
