@@ -1,4 +1,4 @@
-"""Builders of the field events a fault produces on a grid model (imported by the outage tests by this unique
+"""Builders of the field events a fault produces on a grid model, and reading the records back (imported by the outage tests by this unique
 name: `from conftest import …` collides with the other test folders' conftest modules in one pytest run).
 """
 
@@ -9,10 +9,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridmon.grid import GridModel
-from gridmon.records import OutageEvent
+from gridmon.records import Outage, OutageEvent
 
 SECOND = 1_000_000_000
 T0 = 1_700_000_000 * SECOND
+
+
+def newest(records: list[Outage]) -> dict[str, Outage]:
+    """Each outage's newest version (records come as state changes, versions rising), by id."""
+    found: dict[str, Outage] = {}
+    for record in records:
+        if record.id not in found or record.version > found[record.id].version:
+            found[record.id] = record
+    return found
 
 
 @dataclass

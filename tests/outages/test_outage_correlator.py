@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from outage_fields import SECOND, T0, Field
+from outage_fields import SECOND, T0, Field, newest
 
 from gridmon.grid import GridModel
 from gridmon.outages import CorrelatorConfig, OutageCorrelator, reliability
@@ -20,11 +20,7 @@ def run(correlator: OutageCorrelator, events: list[OutageEvent], until_ns: int |
 
 
 def latest(records: list[Outage]) -> dict[str, Outage]:
-    newest: dict[str, Outage] = {}
-    for record in records:
-        if record.id not in newest or record.version > newest[record.id].version:
-            newest[record.id] = record
-    return {r.id: r for r in newest.values() if r.customers > 0}
+    return {r.id: r for r in newest(records).values() if r.customers > 0}
 
 
 def tick(model: GridModel, feeder: str, ts: int) -> OutageEvent:

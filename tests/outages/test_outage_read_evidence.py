@@ -3,7 +3,7 @@ had power: outages that began since then are the same fault seen in part and gro
 
 from __future__ import annotations
 
-from outage_fields import SECOND, T0, Field
+from outage_fields import SECOND, T0, Field, newest
 
 from gridmon.grid import GridModel
 from gridmon.outages import OutageCorrelator
@@ -18,11 +18,7 @@ def _run(model: GridModel, field: Field, gasps: list[OutageEvent], dark_reads: l
     records += correlator.process([_tick(model, T0 + 60 * SECOND)])  # the gasps are located meanwhile
     records += correlator.process([field.meter(m, T0 + READ, "no_voltage") for m in dark_reads])
     records += correlator.flush(T0 + READ + 60 * SECOND)
-    newest: dict[str, Outage] = {}
-    for record in records:
-        if record.id not in newest or record.version > newest[record.id].version:
-            newest[record.id] = record
-    return [o for o in newest.values() if o.customers > 0]  # merged ones end with none
+    return [o for o in newest(records).values() if o.customers > 0]  # merged ones end with none
 
 
 def _tick(model: GridModel, ts: int) -> OutageEvent:

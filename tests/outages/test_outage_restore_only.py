@@ -3,19 +3,11 @@ recorded (start unknown, never called momentary), unless an outage above the met
 
 from __future__ import annotations
 
-from outage_fields import SECOND, T0, Field
+from outage_fields import SECOND, T0, Field, newest
 
 from gridmon.grid import GridModel
 from gridmon.outages import OutageCorrelator
 from gridmon.records import Outage, OutageEvent
-
-
-def newest(records: list[Outage]) -> dict[str, Outage]:
-    found: dict[str, Outage] = {}
-    for record in records:
-        if record.id not in found or record.version > found[record.id].version:
-            found[record.id] = record
-    return found
 
 
 def run(model: GridModel, *batches: list[OutageEvent], until_s: float = 600) -> dict[str, Outage]:

@@ -4,21 +4,13 @@ restores look like outages nobody saw."""
 
 from __future__ import annotations
 
-from outage_fields import SECOND, T0, Field
+from outage_fields import SECOND, T0, Field, newest
 
 from gridmon.grid import GridModel
 from gridmon.outages import OutageCorrelator
 from gridmon.records import Outage, OutageEvent
 
 BACK = T0 + 400 * SECOND
-
-
-def newest(records: list[Outage]) -> dict[str, Outage]:
-    found: dict[str, Outage] = {}
-    for record in records:
-        if record.id not in found or record.version > found[record.id].version:
-            found[record.id] = record
-    return found
 
 
 def published_outage(model: GridModel, field: Field) -> tuple[str, Outage]:
