@@ -49,7 +49,7 @@ def worker_state(
     settings: Settings, client: Any, components: Components, pipeline: Pipeline
 ) -> tuple[StateCheckpointer, PublishedAlarms | None]:
     """What a worker keeps beyond its batches: checkpoints of its detector and correlator state, and the
-    read-back of the anomalies published open (continued after a takeover, `pipeline.continuity`)."""
+    read-back of the anomalies and outages published open (continued after a takeover, `pipeline.continuity`)."""
     state = components_of(components.detector, components.correlator)
     # its own lane: a checkpoint (megabytes) must not hold up the stages' inserts
     checkpoints = lane_of(client, "checkpoints")
@@ -84,7 +84,7 @@ async def _run_forever(
         loop.add_signal_handler(signum, stop.set)
     # State is restored before the first batch and saved after the last one (running() exits first); state of
     # partitions taken over in a rebalance is adopted from their previous owners' checkpoints.
-    # Anomalies published after those checkpoints are read back from ClickHouse and continued (continuity).
+    # Anomalies and outages published after those checkpoints are read back from ClickHouse and continued.
     async with checkpointing(checkpointer, interval_s, pipeline.consumer, alarms), running(pipeline):
         await stop.wait()
 
