@@ -265,11 +265,10 @@ class BaselineDetector:
             devices, row_of = np.unique(dev, return_inverse=True)
             first = np.zeros(len(devices), dtype=np.int64)
             first[row_of[::-1]] = np.arange(len(dev))[::-1]
-            inflation = np.where(
-                self.step_learn_tail[devices],
-                tail_inflation(state, state.rows(devices), rate[first]),
-                1.0,
-            )
+            rows, learning = state.rows(devices), self.step_learn_tail[devices]
+            inflation = np.ones(len(devices))
+            if learning.any():  # the fit costs ~1 µs per device: only for the classes that learn a tail
+                inflation[learning] = tail_inflation(state, rows[learning], rate[first][learning])
             warning = warning * inflation[row_of]
         warning = np.maximum(warning, self.z_levels[dev, 0])
         return warning[:, None] * self.z_levels[dev] / self.z_levels[dev, :1]
@@ -530,12 +529,14 @@ def _power_tail_z(beyond_low: np.ndarray, beyond_high: np.ndarray, rate: np.ndar
 
 def _truncated_exponent(ratio: np.ndarray, limit: np.ndarray) -> np.ndarray:
     """ν of a power-law tail P(|z| > x) ∝ x^-ν whose counts in [2.5, w) and [4, w) (`TAIL_Z`) have this ratio (bisection;
-    w = inf is the plain two-point fit)."""
+    w = inf is the plain two-point fit). Runs per device and batch (50,000 meters in one head-end burst): powers
+    as `exp` of precomputed logs (3× cheaper than `**`), and 26 halvings of [1, 50] leave ν within 1e-6."""
+    log_low, log_high, log_limit = np.log(TAIL_Z[0]), np.log(TAIL_Z[1]), np.log(limit)
     low, high = np.full(len(ratio), 1.0), np.full(len(ratio), 50.0)
-    for _ in range(40):
+    for _ in range(26):
         middle = 0.5 * (low + high)
-        top = limit**-middle
-        modelled = (TAIL_Z[0] ** -middle - top) / np.maximum(TAIL_Z[1] ** -middle - top, 1e-300)
+        top = np.exp(-middle * log_limit)
+        modelled = (np.exp(-middle * log_low) - top) / np.maximum(np.exp(-middle * log_high) - top, 1e-300)
         heavier = modelled > ratio  # the ratio grows with ν: the tail is heavier than `middle`
         high, low = np.where(heavier, middle, high), np.where(heavier, low, middle)
     return 0.5 * (low + high)
