@@ -3,7 +3,8 @@
 1. backlog: the producer (its own process) fills the input topics as fast as it can;
 2. baseline: a raw confluent consumer + orjson reads the same backlog (same broker, same run);
 3. throughput: N spawned workers (`build_pipeline` + `assemble_components`, as `gridmon worker`) drain it;
-4. latency: the producer sends at `rate_fraction` of the measured maximum; sent → ClickHouse row per reading;
+4. latency: the producer sends at `rate_fraction` of the measured maximum (or a fixed `rate`); sent → ClickHouse
+   row per reading;
 5. soak (optional): the same paced load for `soak_seconds`, sampling memory and lag.
 """
 
@@ -42,6 +43,9 @@ class BenchOptions:
     partitions: int = 4
     latency_seconds: float = 20.0  # wall seconds of the latency phase
     rate_fraction: float = 0.5
+    rate: float | None = (
+        None  # readings/s of the latency and soak phases instead of `rate_fraction` of the max
+    )
     soak_seconds: float = 0.0
     soak_sample_s: float = 5.0
     batch_max_messages: int | None = None  # None: the settings' GRIDMON_BATCH_MAX_MESSAGES
@@ -96,7 +100,8 @@ def _phases(options: BenchOptions, settings: Settings, bootstrap: str) -> dict[s
         memory = {"after_backlog": fleet.memory()}
         measured = throughput(list(fleet.series.values()))
         readings_per_event_s = backlog.readings / options.backlog_seconds
-        speed = options.rate_fraction * measured.readings_per_s / readings_per_event_s
+        target = options.rate or options.rate_fraction * measured.readings_per_s
+        speed = target / readings_per_event_s
         paced = replace(traffic, speed=speed)
         latency = _paced_phase(fleet, paced, clock, options.latency_seconds, probe, topics)
         soak = _soak(fleet, paced, clock, options, probe, topics) if options.soak_seconds > 0 else None
@@ -272,7 +277,10 @@ def _result(
         "ratio_to_baseline": round(measured.messages_per_s / baseline, 3),
         "throughput_window_s": round(measured.window_s, 2),
         "latency_ms": latency["latency_ms"],
-        "latency_phase": {k: v for k, v in latency.items() if k != "latency_ms"},
+        "latency_phase": {
+            **{k: v for k, v in latency.items() if k != "latency_ms"},
+            "share_of_max": round(latency["readings_per_s_sent"] / max(1.0, measured.readings_per_s), 3),
+        },
         "peak_rss_mb": round(max(s.peak_rss_mb for s in final), 1) if final else None,
         "ready_rss_mb": round(max(r["rss_mb"] for r in fleet.ready.values()), 1),  # built, before traffic
         "build_s": {

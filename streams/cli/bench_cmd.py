@@ -20,6 +20,9 @@ def bench(
     partitions: int = typer.Option(4, min=1, help="partitions per input topic (≥ workers)"),
     latency_seconds: float = typer.Option(20.0, help="wall seconds of the latency phase"),
     rate_fraction: float = typer.Option(0.5, help="latency/soak load as a share of the measured maximum"),
+    rate: float = typer.Option(
+        None, min=1.0, help="fixed readings/s for the latency/soak load instead of --rate-fraction"
+    ),
     soak_seconds: float = typer.Option(0.0, help="soak phase at the same load (600 for the 10-minute soak)"),
     batch_max_messages: int = typer.Option(
         None, help="messages per batch handed to a stage (default: GRIDMON_BATCH_MAX_MESSAGES)"
@@ -39,6 +42,7 @@ def bench(
         partitions=partitions,
         latency_seconds=latency_seconds,
         rate_fraction=rate_fraction,
+        rate=rate,
         soak_seconds=soak_seconds,
         batch_max_messages=batch_max_messages,
         profile_dir=profile,
