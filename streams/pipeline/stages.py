@@ -170,6 +170,7 @@ class IngestStage:
     router: OutageRouter | None = None
     progress: Progress = field(default_factory=Progress)
 
+    _raw_writes: WriteOrder = field(default_factory=lambda: WriteOrder())
     _writes: WriteOrder = field(default_factory=lambda: WriteOrder())
 
     async def __call__(self, messages: Sequence[RawMessage]) -> None:
@@ -178,17 +179,30 @@ class IngestStage:
         # Opted-out customers' interval reads are neither stored nor analysed; the outage router still sees
         # them (whether a meter has power, in memory only), so outages find and count every customer.
         kept, opted_out = self.outputs.privacy.interval_reads(self.kind, batch)
-        anomalies = self.detector.process(self.kind, kept) if self.detector is not None else []
         if self.router is not None:  # queued now, so routed events keep batch order on their topic
             self._publish_outage_events(self.router.route(self.kind, batch))
+        # The raw rows go in first, in a worker thread, while the detectors hold the event loop: a reading
+        # reaches its table without waiting for the scoring of its batch (p99, docs/performance.md "Round 4").
+        stored = asyncio.ensure_future(self._store_raw(kept, messages))
+        await asyncio.sleep(0)  # the insert starts; batches resume in the order they got here: scoring order
+        try:
+            anomalies = self.detector.process(self.kind, kept) if self.detector is not None else []
+        except BaseException:
+            await asyncio.wait([stored])  # the raw turn is handed on before the batch fails
+            raise
+        rejected = await stored
         async with self._writes.turn():
-            rejected = await self.outputs.writer.write(RAW_TABLES[self.kind], kept.columns, messages)
             letters = kept.dead_letters + self._sink_rejections(kept, rejected, messages)
             await self.outputs.dead_letters(letters, messages)
             await self.outputs.anomalies(anomalies, messages)
             await self.outputs.publisher.flush()
         elapsed = time.perf_counter() - started
         self.progress.record(messages, kept.accepted - len(rejected), len(letters), elapsed, opted_out)
+
+    async def _store_raw(self, kept: IngestBatch, messages: Sequence[RawMessage]) -> list[tuple[int, str]]:
+        """The batch's rows into its raw table, after the previous batch's (the sink's offset high-water)."""
+        async with self._raw_writes.turn():
+            return await self.outputs.writer.write(RAW_TABLES[self.kind], kept.columns, messages)
 
     def _sink_rejections(
         self, batch: IngestBatch, rejected: list[tuple[int, str]], messages: Sequence[RawMessage]
