@@ -110,21 +110,25 @@ class EwmaState(DeviceRows):
 
     def fold(self, rows: np.ndarray, centred: np.ndarray, alpha: np.ndarray) -> None:
         """Apply EW updates of `centred` (rows sorted by device then time) per row, in closed form; `alpha`
-        per row of the state."""
+        per row of the state (read at the rows folded only). Work is per batch row: sums per device by
+        `reduceat` over its run of rows, not `bincount` over every row of the state (1M meters)."""
+        if not len(rows):
+            return
         starts = group_starts(rows)
+        first = np.flatnonzero(starts == np.arange(len(rows)))
+        counts = np.diff(first, append=len(rows))
+        used = rows[first]
+        n = np.repeat(counts, counts)
         rank = rank_in_group(starts)
-        counts = np.bincount(rows, minlength=len(self.count))
-        n = counts[rows]
-        a = alpha[rows]
+        used_alpha = alpha[used]
+        a = np.repeat(used_alpha, counts)
         keep = 1.0 - a
         fresh = self.count[rows] == 0
         weights = np.where(fresh & (rank == 0), keep ** (n - 1), a * keep ** (n - 1 - rank))
-        used = np.flatnonzero(counts)
-        carried = np.where(self.count[used] == 0, 0.0, (1.0 - alpha[used]) ** counts[used])
-        total = len(self.count)
-        self.mean[used] = carried * self.mean[used] + np.bincount(rows, weights * centred, total)[used]
-        self.square[used] = carried * self.square[used] + np.bincount(rows, weights * centred**2, total)[used]
-        self.count[used] += counts[used]
+        carried = np.where(self.count[used] == 0, 0.0, (1.0 - used_alpha) ** counts)
+        self.mean[used] = carried * self.mean[used] + np.add.reduceat(weights * centred, first)
+        self.square[used] = carried * self.square[used] + np.add.reduceat(weights * centred**2, first)
+        self.count[used] += counts
 
 
 class BaselineDetector:
@@ -492,7 +496,7 @@ class BaselineDetector:
         warm = self._warm(state, dev)
         centred = np.where(warm, np.clip(centred, state.mean[row] - clip, state.mean[row] + clip), centred)
         self._learn_interval(state, row, ts)
-        state.fold(row, centred, self._alpha(state))
+        state.fold(row, centred, self._alpha(state, row))
 
     def _learn_interval(self, state: EwmaState, row: np.ndarray, ts: np.ndarray) -> None:
         starts = group_starts(row)
@@ -505,13 +509,17 @@ class BaselineDetector:
         known = state.interval_s[learned]
         state.interval_s[learned] = np.where(np.isnan(known), interval, 0.9 * known + 0.1 * interval)
 
-    def _alpha(self, state: EwmaState) -> np.ndarray:
+    def _alpha(self, state: EwmaState, row: np.ndarray) -> np.ndarray:
+        """Per row of the state, filled for the batch's rows `row` only (grouped by device): a batch of ten
+        meters must not cost a pass over the million rows of a meter metric."""
         # half-life is in event time: a 30 frame/s PMU and a 15-minute sensor forget over the same horizon;
         # while young, a plain running mean (1/count), else the first value would dominate for a long time
-        used = np.arange(state.size)
-        dev = state.device[: state.size]
-        alpha = 1.0 - 0.5 ** (self._interval_at(state, used, dev) / self._half_life_at(state, used, dev))
-        return np.maximum(alpha, 1.0 / (state.count[: state.size] + 2.0))
+        used = row[group_last(group_starts(row))]
+        dev = state.device[used]
+        alpha = np.empty(state.size)
+        decay = 1.0 - 0.5 ** (self._interval_at(state, used, dev) / self._half_life_at(state, used, dev))
+        alpha[used] = np.maximum(decay, 1.0 / (state.count[used] + 2.0))
+        return alpha
 
 
 def gaussian_two_sided_z(probability: np.ndarray) -> np.ndarray:
