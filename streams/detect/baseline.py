@@ -605,14 +605,14 @@ def _learn_tail(
     rows, values = dev[judged], z[judged]
     if not len(rows):
         return
-    total = len(state.count)
-    samples = np.bincount(rows, minlength=total)
-    devices = np.flatnonzero(samples)
-    keep = 0.5 ** (samples[devices] / TAIL_MEMORY_SAMPLES)
+    # sums per device over its run of rows: per batch row, not per row of the state (1M meters)
+    first = np.flatnonzero(group_starts(rows) == np.arange(len(rows)))
+    devices, samples = rows[first], np.diff(first, append=len(rows))
+    keep = 0.5 ** (samples / TAIL_MEMORY_SAMPLES)
     for counts, limit in ((state.tail_beyond_low, TAIL_Z[0]), (state.tail_beyond_high, TAIL_Z[1])):
-        beyond = np.bincount(rows, values >= limit, total)
-        counts[devices] = counts[devices] * keep + beyond[devices]
-    state.tail_samples[devices] = state.tail_samples[devices] * keep + samples[devices]
+        beyond = np.add.reduceat((values >= limit).astype(np.float64), first)
+        counts[devices] = counts[devices] * keep + beyond
+    state.tail_samples[devices] = state.tail_samples[devices] * keep + samples
     state.tail_limit[rows] = warning[judged]  # the last row per device wins
 
 
@@ -635,8 +635,6 @@ def _learn_blocks(state: EwmaState, scale: int, size: int, dev: np.ndarray, z: n
     variance = sums[finished] ** 2 / size
     prior = state.long_run_var[scale, done_dev]
     variance = np.minimum(variance, LONG_RUN_CLIP * prior)
-    devices = len(state.count)
-    blocks = np.bincount(done_dev, minlength=devices)
     # sequentially per finished block: v ← v + w (c - v), w = max(forgetting, 1 / (blocks seen + 2)): a
     # running mean while young (the white-noise prior counts as one block, so a slow wander is learned
     # within a few blocks instead of dozens), then exponential forgetting
@@ -645,7 +643,8 @@ def _learn_blocks(state: EwmaState, scale: int, size: int, dev: np.ndarray, z: n
     seen_before = state.long_run_blocks[scale, done_dev] + order
     weight = np.maximum(forget, 1.0 / (seen_before + 2.0))
     _fold_sequential(state.long_run_var[scale], done_dev, variance, weight)
-    state.long_run_blocks[scale] += blocks
+    finished_devices, blocks = np.unique(done_dev, return_counts=True)  # not a pass over every row
+    state.long_run_blocks[scale, finished_devices] += blocks
     last = ends[group_last(starts)[ends]]
     last_dev, open_block = dev[last], ~(position[last] % size == size - 1)
     state.block_sum[scale, last_dev] = np.where(
