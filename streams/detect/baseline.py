@@ -16,6 +16,7 @@ import numpy as np
 from gridmon.detect.columns import (
     Batch,
     forward_fill,
+    group_first,
     group_last,
     group_starts,
     previous_in_group,
@@ -108,19 +109,21 @@ class EwmaState(DeviceRows):
     def std(self, rows: np.ndarray) -> np.ndarray:
         return np.sqrt(np.maximum(self.square[rows] - self.mean[rows] ** 2, 0.0))
 
-    def fold(self, rows: np.ndarray, centred: np.ndarray, alpha: np.ndarray) -> None:
-        """Apply EW updates of `centred` (rows sorted by device then time) per row, in closed form; `alpha`
-        per row of the state (read at the rows folded only). Work is per batch row: sums per device by
+    def fold(
+        self, rows: np.ndarray, centred: np.ndarray, alpha_of: Callable[[np.ndarray], np.ndarray]
+    ) -> None:
+        """Apply EW updates of `centred` (rows sorted by device then time) per row, in closed form;
+        `alpha_of(used)` gives the alpha of each distinct row folded. Work is per batch row: sums per device by
         `reduceat` over its run of rows, not `bincount` over every row of the state (1M meters)."""
         if not len(rows):
             return
         starts = group_starts(rows)
-        first = np.flatnonzero(starts == np.arange(len(rows)))
+        first = np.flatnonzero(group_first(starts))
         counts = np.diff(first, append=len(rows))
         used = rows[first]
         n = np.repeat(counts, counts)
         rank = rank_in_group(starts)
-        used_alpha = alpha[used]
+        used_alpha = alpha_of(used)
         a = np.repeat(used_alpha, counts)
         keep = 1.0 - a
         fresh = self.count[rows] == 0
@@ -488,7 +491,7 @@ class BaselineDetector:
         if not len(dev):
             return
         row = state.rows(dev)
-        fresh_first = (state.count[row] == 0) & (group_starts(dev) == np.arange(len(dev)))
+        fresh_first = (state.count[row] == 0) & group_first(group_starts(dev))
         state.shift[row[fresh_first]] = x[fresh_first]
         centred = x - state.shift[row]
         sd = state.std(row)
@@ -496,7 +499,7 @@ class BaselineDetector:
         warm = self._warm(state, dev)
         centred = np.where(warm, np.clip(centred, state.mean[row] - clip, state.mean[row] + clip), centred)
         self._learn_interval(state, row, ts)
-        state.fold(row, centred, self._alpha(state, row))
+        state.fold(row, centred, lambda used: self._alpha(state, used))
 
     def _learn_interval(self, state: EwmaState, row: np.ndarray, ts: np.ndarray) -> None:
         starts = group_starts(row)
@@ -509,17 +512,14 @@ class BaselineDetector:
         known = state.interval_s[learned]
         state.interval_s[learned] = np.where(np.isnan(known), interval, 0.9 * known + 0.1 * interval)
 
-    def _alpha(self, state: EwmaState, row: np.ndarray) -> np.ndarray:
-        """Per row of the state, filled for the batch's rows `row` only (grouped by device): a batch of ten
-        meters must not cost a pass over the million rows of a meter metric."""
+    def _alpha(self, state: EwmaState, used: np.ndarray) -> np.ndarray:
+        """Per row of `used` (the rows a batch folds, each once): a batch of ten meters must not cost a pass
+        over the million rows of a meter metric."""
         # half-life is in event time: a 30 frame/s PMU and a 15-minute sensor forget over the same horizon;
         # while young, a plain running mean (1/count), else the first value would dominate for a long time
-        used = row[group_last(group_starts(row))]
         dev = state.device[used]
-        alpha = np.empty(state.size)
-        decay = 1.0 - 0.5 ** (self._interval_at(state, used, dev) / self._half_life_at(state, used, dev))
-        alpha[used] = np.maximum(decay, 1.0 / (state.count[used] + 2.0))
-        return alpha
+        alpha = 1.0 - 0.5 ** (self._interval_at(state, used, dev) / self._half_life_at(state, used, dev))
+        return np.maximum(alpha, 1.0 / (state.count[used] + 2.0))
 
 
 def gaussian_two_sided_z(probability: np.ndarray) -> np.ndarray:
@@ -606,7 +606,7 @@ def _learn_tail(
     if not len(rows):
         return
     # sums per device over its run of rows: per batch row, not per row of the state (1M meters)
-    first = np.flatnonzero(group_starts(rows) == np.arange(len(rows)))
+    first = np.flatnonzero(group_first(group_starts(rows)))
     devices, samples = rows[first], np.diff(first, append=len(rows))
     keep = 0.5 ** (samples / TAIL_MEMORY_SAMPLES)
     for counts, limit in ((state.tail_beyond_low, TAIL_Z[0]), (state.tail_beyond_high, TAIL_Z[1])):

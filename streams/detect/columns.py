@@ -58,6 +58,11 @@ def group_starts(sorted_idx: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(np.where(is_first, np.arange(n), 0))
 
 
+def group_first(group_start: np.ndarray) -> np.ndarray:
+    """Mask of the first row of each device group."""
+    return group_start == np.arange(len(group_start))
+
+
 def group_last(group_start: np.ndarray) -> np.ndarray:
     """Mask of the last row of each device group."""
     n = len(group_start)
@@ -83,7 +88,7 @@ def previous_in_group(values: np.ndarray, prior: np.ndarray, group_start: np.nda
     shifted = np.empty_like(values)
     if len(values):
         shifted[1:] = values[:-1]
-        first = group_start == np.arange(len(values))
+        first = group_first(group_start)
         shifted[first] = prior[first]
     return shifted
 

@@ -99,8 +99,9 @@ class PmuDetector:
         levels = self.angle_levels[dev] * scale[:, None]
         parts = one_sided(jump, levels, np.full(len(batch), self.config.angle_clear_deg) * scale)
         # fold the relative angle unwrapped around the current baseline, so ±180° does not break the mean
-        alpha = self.angle_alpha[self.angle.device[: self.angle.size]]
-        self.angle.fold(row, usual + wrap_deg(relative - usual), alpha)
+        self.angle.fold(
+            row, usual + wrap_deg(relative - usual), lambda used: self.angle_alpha[self.angle.device[used]]
+        )
         return signal(batch, parts, relative)
 
     def _oscillations(self, batch: Batch) -> Iterator[tuple[ChannelSpec, Signal]]:

@@ -23,7 +23,7 @@ def test_batch_fold_matches_river_one_by_one() -> None:
             reference[d][1].update(value)
         first = (state.count[dev] == 0) & (group_starts(dev) == np.arange(len(dev)))
         state.shift[dev[first]] = x[first]
-        state.fold(dev, x - state.shift[dev], alpha)
+        state.fold(dev, x - state.shift[dev], alpha.__getitem__)
     for d, (mean, var) in enumerate(reference):
         assert abs(state.mean[d] + state.shift[d] - mean.get()) < 1e-9
         assert abs(state.std(np.array([d]))[0] ** 2 - var.get()) < 1e-7
