@@ -43,9 +43,7 @@ class BenchOptions:
     partitions: int = 4
     latency_seconds: float = 20.0  # wall seconds of the latency phase
     rate_fraction: float = 0.5
-    rate: float | None = (
-        None  # readings/s of the latency and soak phases instead of `rate_fraction` of the max
-    )
+    rate: float | None = None  # fixed readings/s of the latency and soak phases (else `rate_fraction`)
     soak_seconds: float = 0.0
     soak_sample_s: float = 5.0
     batch_max_messages: int | None = None  # None: the settings' GRIDMON_BATCH_MAX_MESSAGES

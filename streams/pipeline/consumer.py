@@ -99,9 +99,8 @@ class BatchConsumer(Service):  # type: ignore[misc]  # mode's Service is untyped
         self._highwater: dict[tuple[str, int], int] = {}
         self._pending: list[Any] = []  # fetched, not handed over yet (fetch thread only)
         self._pending_bytes = 0
-        self._message_bytes = max(
-            1, self.max_bytes // 64
-        )  # mean size of the last fetch's messages (first: ≤ 64)
+        # mean size of the last fetch's messages (the first fetch asks for at most 64)
+        self._message_bytes = max(1, self.max_bytes // 64)
         self._pending_since = 0.0
         self._fetched = 0  # batches handed to the event loop (fetch thread)
         self._done = 0  # batches handled and committed (event loop)
